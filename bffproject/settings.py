@@ -1,0 +1,230 @@
+"""Settings for the BFF, read once from the environment (and an optional .env file).
+
+Every variable is documented in .env.example. With DEBUG on, anything left unset falls back to the
+development IdP's demo values (taken from kickstart/kickstart.json, the one source of demo data); with
+DEBUG off, the production profile applies and a missing or unsafe value stops start-up with one line.
+"""
+
+import json
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+_env_file = Path(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
+if _env_file.is_file():
+    environ.Env.read_env(_env_file, overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+DEV_SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"
+
+
+def _kickstart_variables():
+    """The demo values the development IdP is seeded with, so dev defaults are never written twice."""
+    try:
+        return json.loads((BASE_DIR / "kickstart" / "kickstart.json").read_text())["variables"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+_DEMO = _kickstart_variables() if DEBUG else {}
+
+
+def _setting(name, demo=None, required=True):
+    """Read one variable; in production a required variable without a value is a one-line error."""
+    value = env.str(name, default=(demo if DEBUG else None) or "")
+    if required and not value:
+        raise ImproperlyConfigured(
+            f"{name} is not set: production (DEBUG=False) needs it; see .env.example."
+        )
+    return value
+
+
+SECRET_KEY = _setting("SECRET_KEY", demo=DEV_SECRET_KEY)
+if not DEBUG and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is the development default or shorter than 32 characters: set a random one."
+    )
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS is not set: production (DEBUG=False) needs it.")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "oauthbff",
+    "userdata",
+    "changebank",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "oauthbff.middleware.TokenRefreshMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "bffproject.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "bffproject.wsgi.application"
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # SQLite: wait for a writer instead of failing at once; WAL lets readers run beside it.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="bff"),
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
+    }
+    # Sessions in the database, read through Redis: fast, and they survive a Redis restart.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+AUTH_PASSWORD_VALIDATORS = []
+AUTHENTICATION_BACKENDS = ["oauthbff.backends.OIDCBackend"]
+LOGIN_URL = "oauthbff:login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# Cookies and transport security. SameSite=Lax (not Strict) because the IdP's redirect back to
+# /auth/callback/ is a cross-site navigation that must carry the session cookie.
+SESSION_COOKIE_NAME = env.str("SESSION_COOKIE_NAME", default="bff_session")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 8)
+CSRF_COOKIE_NAME = "bff_csrftoken"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if env.bool("USE_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SILENCED_SYSTEM_CHECKS = ["security.W021"] if not SECURE_HSTS_PRELOAD else []
+
+# --- oauthbff: the OpenID Connect relying party --------------------------------------------------
+OAUTHBFF = {
+    "ISSUER": _setting("OIDC_ISSUER", demo=_DEMO.get("issuer")).rstrip("/"),
+    "CLIENT_ID": _setting("OIDC_CLIENT_ID", demo=_DEMO.get("applicationId")),
+    "CLIENT_SECRET": _setting("OIDC_CLIENT_SECRET", demo=_DEMO.get("clientSecret")),
+    "SCOPES": env.str("OIDC_SCOPES", default="openid profile email offline_access"),
+    "TOKEN_AUTH_METHOD": env.str("OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic"),
+    "ALLOWED_ALGORITHMS": env.list("OIDC_ALLOWED_ALGORITHMS", default=["RS256", "ES256", "PS256"]),
+    "API_AUDIENCE": env.list("OIDC_API_AUDIENCE", default=[]),
+    "STAFF_ROLES": env.list("OIDC_STAFF_ROLES", default=["admin"]),
+    "SUPERUSER_ROLES": env.list("OIDC_SUPERUSER_ROLES", default=["admin"]),
+    "TOKEN_ENCRYPTION_KEY": env.str("OIDC_TOKEN_ENCRYPTION_KEY", default=""),
+    "HTTP_TIMEOUT": env.float("OIDC_HTTP_TIMEOUT", default=5.0),
+    "REFRESH_LEEWAY": env.int("OIDC_REFRESH_LEEWAY", default=30),
+    "POST_LOGOUT_REDIRECT_URL": env.str("OIDC_POST_LOGOUT_REDIRECT_URL", default=""),
+    "INTROSPECT_OPAQUE_TOKENS": env.bool("OIDC_INTROSPECT_OPAQUE_TOKENS", default=False),
+    "UPSTREAMS": env.dict("BFF_UPSTREAMS", default={}),
+}
+
+# --- userdata: the mirror of the IdP's per-application data --------------------------------------
+USERDATA_STORE = env.str("USERDATA_STORE", default="fusionauth")
+if USERDATA_STORE not in ("fusionauth", "auth0", "local"):
+    raise ImproperlyConfigured("USERDATA_STORE must be one of fusionauth, auth0, local.")
+_FA = USERDATA_STORE == "fusionauth"
+USERDATA = {
+    "STORE": USERDATA_STORE,
+    "CONFLICT_POLICY": env.str("USERDATA_CONFLICT_POLICY", default="manual"),
+    "MAX_BYTES": env.int("USERDATA_MAX_BYTES", default=64 * 1024),
+    "HTTP_TIMEOUT": env.float("USERDATA_HTTP_TIMEOUT", default=5.0),
+    "FUSIONAUTH": {
+        "API_URL": _setting(
+            "FUSIONAUTH_API_URL", demo=_DEMO.get("issuer"), required=_FA
+        ).rstrip("/"),
+        "API_KEY": _setting("FUSIONAUTH_API_KEY", demo=_DEMO.get("apiKey"), required=_FA),
+        "APPLICATION_ID": _setting(
+            "FUSIONAUTH_APPLICATION_ID", demo=_DEMO.get("applicationId"), required=_FA
+        ),
+        "TENANT_ID": env.str("FUSIONAUTH_TENANT_ID", default=_DEMO.get("defaultTenantId", "")),
+        "WEBHOOK_SECRET": _setting(
+            "FUSIONAUTH_WEBHOOK_SECRET", demo=_DEMO.get("webhookSecret"), required=_FA
+        ),
+    },
+    "AUTH0": {
+        "DOMAIN": _setting("AUTH0_DOMAIN", required=USERDATA_STORE == "auth0"),
+        "CLIENT_ID": _setting("AUTH0_MGMT_CLIENT_ID", required=USERDATA_STORE == "auth0"),
+        "CLIENT_SECRET": _setting("AUTH0_MGMT_CLIENT_SECRET", required=USERDATA_STORE == "auth0"),
+        "AUDIENCE": env.str("AUTH0_MGMT_AUDIENCE", default=""),
+        "METADATA_FIELD": env.str("AUTH0_METADATA_FIELD", default="user_metadata"),
+    },
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,13 @@
+"""The BFF's public URL paths. Each app owns its own URLs; this file only mounts them."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("auth/", include("oauthbff.urls")),
+    path("bff/api/", include("oauthbff.proxy_urls")),
+    path("api/", include("changebank.urls")),
+    path("admin/login/", include("oauthbff.admin_urls")),
+    path("admin/", admin.site.urls),
+    path("", include("userdata.urls")),
+]

@@ -1,0 +1,5 @@
+from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+
+
+class OIDCBackend(OIDCAuthenticationBackend):
+    pass
