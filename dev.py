@@ -150,7 +150,9 @@ def ensure_browser():
         subprocess.run(["apt-get", "update", "-qq"], check=False, **quiet)
         subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False, **quiet)
     if not Path(CHROMIUM).exists():
-        say("chromium is not installed: the browser tests will be skipped (apt-get install chromium)")
+        say(
+            "chromium is not installed: the browser tests will be skipped (apt-get install chromium)"
+        )
 
 
 def test(args):
@@ -161,7 +163,9 @@ def test(args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     start_cmd = commands.add_parser("start", help="set up and run the demo (BFF + development IdP)")
     start_cmd.add_argument("--port", type=int, default=8000, help="the BFF's port (8000)")

@@ -199,9 +199,9 @@ USERDATA = {
     "MAX_BYTES": env.int("USERDATA_MAX_BYTES", default=64 * 1024),
     "HTTP_TIMEOUT": env.float("USERDATA_HTTP_TIMEOUT", default=5.0),
     "FUSIONAUTH": {
-        "API_URL": _setting(
-            "FUSIONAUTH_API_URL", demo=_DEMO.get("issuer"), required=_FA
-        ).rstrip("/"),
+        "API_URL": _setting("FUSIONAUTH_API_URL", demo=_DEMO.get("issuer"), required=_FA).rstrip(
+            "/"
+        ),
         "API_KEY": _setting("FUSIONAUTH_API_KEY", demo=_DEMO.get("apiKey"), required=_FA),
         "APPLICATION_ID": _setting(
             "FUSIONAUTH_APPLICATION_ID", demo=_DEMO.get("applicationId"), required=_FA

@@ -1,7 +1,6 @@
 """WSGI entry point (gunicorn bffproject.wsgi)."""
 
 import os
-
 import sys
 
 from django.core.exceptions import ImproperlyConfigured
