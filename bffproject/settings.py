@@ -185,7 +185,13 @@ OAUTHBFF = {
     "REFRESH_LEEWAY": env.int("OIDC_REFRESH_LEEWAY", default=30),
     "POST_LOGOUT_REDIRECT_URL": env.str("OIDC_POST_LOGOUT_REDIRECT_URL", default=""),
     "INTROSPECT_OPAQUE_TOKENS": env.bool("OIDC_INTROSPECT_OPAQUE_TOKENS", default=False),
-    "UPSTREAMS": env.dict("BFF_UPSTREAMS", default={}),
+    "CLOCK_SKEW": env.int("OIDC_CLOCK_SKEW", default=60),
+    "JWKS_CACHE_SECONDS": env.int("OIDC_JWKS_CACHE_SECONDS", default=3600),
+    "STATE_MAX_AGE": env.int("OIDC_STATE_MAX_AGE", default=600),
+    # DEBUG default: the BFF's own API, so the proxy works out of the box (runserver on :8000).
+    "UPSTREAMS": env.dict(
+        "BFF_UPSTREAMS", default={"changebank": "http://127.0.0.1:8000/api"} if DEBUG else {}
+    ),
 }
 
 # --- userdata: the mirror of the IdP's per-application data --------------------------------------

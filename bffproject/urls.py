@@ -7,6 +7,7 @@ urlpatterns = [
     path("auth/", include("oauthbff.urls")),
     path("bff/api/", include("oauthbff.proxy_urls")),
     path("api/", include("changebank.urls")),
+    path("changebank/", include("changebank.page_urls")),
     path("admin/login/", include("oauthbff.admin_urls")),
     path("admin/", admin.site.urls),
     path("", include("userdata.urls")),

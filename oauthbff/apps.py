@@ -3,4 +3,13 @@ from django.apps import AppConfig
 
 class OauthbffConfig(AppConfig):
     name = "oauthbff"
+    verbose_name = "Sign-in (OpenID Connect)"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.contrib.auth.signals import user_logged_out
+
+        from oauthbff import checks  # noqa: F401 - registers the system checks
+        from oauthbff.receivers import end_indexed_session
+
+        user_logged_out.connect(end_indexed_session, dispatch_uid="oauthbff.end_indexed_session")

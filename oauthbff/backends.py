@@ -1,5 +1,211 @@
+"""The authentication backend: mozilla-django-oidc's flow, with our provider, checks and identity.
+
+Overrides only its seams: settings come from ``bff_settings`` and discovery, the token request and ID
+token verification go through ``oauthbff.provider``, users are found by (issuer, sub), and roles map
+to groups and staff/superuser flags.
+"""
+
+import hashlib
+import logging
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group
+from django.core.exceptions import SuspiciousOperation
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
+from mozilla_django_oidc.utils import import_from_settings
+
+from oauthbff.conf import bff_settings
+from oauthbff.models import OIDCIdentity
+from oauthbff.provider import InvalidToken, ProviderError, get_provider, http
+from oauthbff.tokens import token_request
+
+logger = logging.getLogger(__name__)
+
+LOGIN_RESULT_ATTR = "_oauthbff_login"
+
+
+def oidc_setting(attr, *args):
+    """mozilla-django-oidc's OIDC_* settings, answered from OAUTHBFF and discovery."""
+    provider = get_provider
+    mapping = {
+        "OIDC_RP_CLIENT_ID": lambda: bff_settings.CLIENT_ID,
+        "OIDC_RP_CLIENT_SECRET": lambda: bff_settings.CLIENT_SECRET,
+        "OIDC_RP_SCOPES": lambda: bff_settings.SCOPES,
+        "OIDC_OP_AUTHORIZATION_ENDPOINT": lambda: provider().authorization_endpoint,
+        "OIDC_OP_TOKEN_ENDPOINT": lambda: provider().token_endpoint,
+        "OIDC_OP_USER_ENDPOINT": lambda: provider().userinfo_endpoint,
+        "OIDC_OP_JWKS_ENDPOINT": lambda: provider().jwks_uri,
+        "OIDC_RP_SIGN_ALGO": lambda: bff_settings.ALLOWED_ALGORITHMS[0],
+        "OIDC_USE_PKCE": lambda: bff_settings.USE_PKCE,
+        "OIDC_USE_NONCE": lambda: bff_settings.USE_NONCE,
+        "OIDC_PKCE_CODE_CHALLENGE_METHOD": lambda: "S256",
+        "OIDC_AUTHENTICATION_CALLBACK_URL": lambda: "oauthbff:callback",
+        "OIDC_TIMEOUT": lambda: bff_settings.HTTP_TIMEOUT,
+        "OIDC_CREATE_USER": lambda: bff_settings.CREATE_USERS,
+        "OIDC_STORE_ACCESS_TOKEN": lambda: False,
+        "OIDC_STORE_ID_TOKEN": lambda: False,
+        "OIDC_ALLOW_UNSECURED_JWT": lambda: False,
+        "OIDC_REDIRECT_ALLOWED_HOSTS": lambda: [],
+        "OIDC_AUTH_REQUEST_EXTRA_PARAMS": lambda: {},
+        "LOGIN_REDIRECT_URL_FAILURE": lambda: "/",
+    }
+    if attr in mapping:
+        return mapping[attr]()
+    return import_from_settings(attr, *args)
+
+
+def username_for(issuer, subject):
+    """A stable username from the identity (never the e-mail address)."""
+    if issuer == bff_settings.ISSUER and len(subject) <= 150:
+        return subject
+    return "oidc-" + hashlib.sha256(f"{issuer}|{subject}".encode()).hexdigest()[:40]
 
 
 class OIDCBackend(OIDCAuthenticationBackend):
-    pass
+    """Signs users in with the authorization code flow; identity is (issuer, sub)."""
+
+    def __init__(self, *args, **kwargs):
+        # The parent reads every endpoint here; Django builds a backend per request (get_user), so
+        # endpoints are resolved lazily instead, when a sign-in actually needs them.
+        ModelBackend.__init__(self, *args, **kwargs)
+        self.UserModel = get_user_model()
+        self.OIDC_RP_CLIENT_ID = bff_settings.CLIENT_ID
+        self.OIDC_RP_CLIENT_SECRET = bff_settings.CLIENT_SECRET
+
+    @staticmethod
+    def get_settings(attr, *args):
+        return oidc_setting(attr, *args)
+
+    @property
+    def OIDC_OP_TOKEN_ENDPOINT(self):  # noqa: N802 - the parent's attribute name
+        return get_provider().token_endpoint
+
+    @property
+    def OIDC_OP_USER_ENDPOINT(self):  # noqa: N802
+        return get_provider().userinfo_endpoint
+
+    def authenticate(self, request, **kwargs):
+        """Only answer the callback (code + state); other callers fall through to other backends."""
+        if request is None or "code" not in request.GET or "nonce" not in kwargs:
+            return None
+        return super().authenticate(request, **kwargs)
+
+    def get_token(self, payload):
+        """Exchange the code with client_secret_basic or client_secret_post (ours, with timeouts)."""
+        payload = {k: v for k, v in payload.items() if k not in ("client_id", "client_secret")}
+        response = token_request(payload)
+        if not response.get("id_token"):
+            raise InvalidToken("The identity provider returned no ID token.")
+        self.token_response = response
+        return response
+
+    def verify_token(self, token, **kwargs):
+        """Full ID token validation: signature, alg allowlist, iss, aud, azp, exp, iat, nonce."""
+        nonce = kwargs.get("nonce")
+        if bff_settings.USE_NONCE and not nonce:
+            raise InvalidToken("The sign-in has no nonce.")
+        return get_provider().decode_jwt(
+            token,
+            audience=bff_settings.CLIENT_ID,
+            nonce=nonce,
+            authorized_party=bff_settings.CLIENT_ID,
+        )
+
+    def store_tokens(self, access_token, id_token):
+        """Tokens are stored by the callback view after the session key is cycled, not here."""
+
+    def access_token_claims(self, access_token):
+        """Roles live in the access token (FusionAuth); verify it like an ID token when it is a JWT."""
+        if isinstance(access_token, str) and access_token.count(".") == 2:
+            return get_provider().decode_jwt(
+                access_token, audience=bff_settings.CLIENT_ID, require=("exp", "sub")
+            )
+        return None
+
+    def get_userinfo(self, access_token, id_token, payload):
+        """The verified ID token claims, plus the roles from the access token or userinfo."""
+        access_claims = self.access_token_claims(access_token)
+        if access_claims is None:
+            access_claims = self.fetch_userinfo(access_token)
+        if access_claims.get("sub", payload["sub"]) != payload["sub"]:
+            raise SuspiciousOperation("The access token belongs to another subject.")
+        claims = dict(payload)
+        roles = access_claims.get("roles", claims.get("roles", []))
+        claims["roles"] = [str(r) for r in roles] if isinstance(roles, list) else []
+        setattr(
+            self.request,
+            LOGIN_RESULT_ATTR,
+            {
+                "token_response": self.token_response,
+                "claims": payload,
+                "access_claims": access_claims,
+            },
+        )
+        return claims
+
+    def fetch_userinfo(self, access_token):
+        endpoint = get_provider().userinfo_endpoint
+        if not endpoint:
+            return {}
+        try:
+            response = http.get(
+                endpoint,
+                headers={"Authorization": f"Bearer {access_token}"},
+                timeout=bff_settings.HTTP_TIMEOUT,
+            )
+        except Exception as exc:
+            raise ProviderError("The identity provider's userinfo endpoint failed.") from exc
+        if response.status_code != 200:
+            raise ProviderError("The identity provider's userinfo endpoint refused the token.")
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ProviderError("The identity provider's userinfo is not JSON.") from exc
+        return data if isinstance(data, dict) else {}
+
+    def verify_claims(self, claims):
+        return bool(claims.get("sub")) and bool(claims.get("iss"))
+
+    def filter_users_by_claims(self, claims):
+        return self.UserModel.objects.filter(
+            oidc_identity__issuer=claims["iss"], oidc_identity__subject=claims["sub"]
+        )
+
+    def create_user(self, claims):
+        username = username_for(claims["iss"], claims["sub"])
+        if self.UserModel.objects.filter(username=username).exists():
+            username = "oidc-" + hashlib.sha256(f"{claims['iss']}|{claims['sub']}".encode())
+            username = username.hexdigest()[:40]
+        try:
+            with transaction.atomic():
+                user = self.UserModel.objects.create_user(username, email=claims.get("email", ""))
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+                OIDCIdentity.objects.create(user=user, issuer=claims["iss"], subject=claims["sub"])
+        except IntegrityError:
+            # Two first sign-ins of the same person raced: the other one created the user.
+            user = self.filter_users_by_claims(claims).get()
+        return self.update_user(user, claims)
+
+    def update_user(self, user, claims):
+        """Copy profile claims and map roles to groups and the staff / superuser flags."""
+        roles = set(claims.get("roles", []))
+        fields = {
+            "email": claims.get("email", user.email) or "",
+            "first_name": (claims.get("given_name") or user.first_name or "")[:150],
+            "last_name": (claims.get("family_name") or user.last_name or "")[:150],
+            "is_staff": bool(roles & set(bff_settings.STAFF_ROLES + bff_settings.SUPERUSER_ROLES)),
+            "is_superuser": bool(roles & set(bff_settings.SUPERUSER_ROLES)),
+        }
+        changed = [name for name, value in fields.items() if getattr(user, name) != value]
+        for name in changed:
+            setattr(user, name, fields[name])
+        if changed:
+            user.save(update_fields=changed)
+        groups = [Group.objects.get_or_create(name=role[:150])[0] for role in sorted(roles)]
+        user.groups.set(groups)
+        OIDCIdentity.objects.filter(user=user).update(last_login_at=timezone.now())
+        return user

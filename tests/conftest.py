@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.devidp",
     "tests.fixtures.auth",
+    "tests.fixtures.stack",
 ]

@@ -1,4 +1,12 @@
-from django.urls import path  # noqa: F401
+"""The home page, the save endpoint for the user-data field, and the FusionAuth webhook."""
+
+from django.urls import path
+
+from . import views
 
 app_name = "userdata"
-urlpatterns = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("userdata/", views.save, name="save"),
+    path("webhooks/fusionauth/", views.fusionauth_webhook, name="fusionauth-webhook"),
+]

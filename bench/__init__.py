@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that start the product as real processes and print figures against targets."""

@@ -1,0 +1,156 @@
+"""What every benchmark needs: the development IdP, PostgreSQL and Redis, the BFF under gunicorn.
+
+Everything listens on 127.0.0.1 and is torn down on exit; a scratch PostgreSQL database is created
+per run. The process helpers are the ones the end-to-end tests use (tests/fixtures/stack.py).
+"""
+
+import contextlib
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+
+from tests.fixtures.devidp import DevIdP  # noqa: E402
+from tests.fixtures.stack import (  # noqa: E402
+    BffServer,
+    bff_env,
+    free_port,
+    http_sign_in,
+    wait_until,
+)
+
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/2")
+TIMEOUT = 15
+REQUEST_LINE = re.compile(
+    r'"(?:GET|POST|PUT|PATCH|DELETE|HEAD) /(?!_dev/)[^"]* HTTP/1\.[01]" \d{3}'
+)
+
+__all__ = ["BffServer", "free_port", "http_sign_in", "wait_until"]
+
+
+def say(message):
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+class DevIdp(DevIdP):
+    """The tests' development IdP process, plus what the benchmarks count and check."""
+
+    def requests_served(self):
+        """Every HTTP request the IdP answered so far, counted from its request log (not /_dev/)."""
+        return len(REQUEST_LINE.findall(self.log_path.read_text(errors="replace")))
+
+    def registration_data(self, user_id):
+        path = f"/api/user/registration/{user_id}/{self.application_id}"
+        response = self.api("GET", path)
+        if response.status_code != 200:
+            raise RuntimeError(f"devidp GET {path}: {response.status_code}")
+        return response.json()["registration"].get("data", {})
+
+    def create_user(self, email, password, roles=("customer",)):
+        """A user registered to the demo application (FusionAuth's combined create)."""
+        body = {
+            "user": {"email": email, "password": password},
+            "registration": {"applicationId": self.application_id, "roles": list(roles)},
+            "skipVerification": True,
+        }
+        response = self.api("POST", "/api/user/registration", json=body)
+        if response.status_code >= 300:
+            raise RuntimeError(f"creating {email}: {response.status_code} {response.text[:300]}")
+
+
+def create_scratch_database(name):
+    """A fresh PostgreSQL database for this run (dropped first if a previous run left one)."""
+    env = {**os.environ, "PGCONNECT_TIMEOUT": "5", "PGOPTIONS": "-c client_min_messages=warning"}
+    for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
+        subprocess.run(
+            ["psql", f"{PG}/postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
+            check=True,
+            env=env,
+            timeout=60,
+            stdout=subprocess.DEVNULL,
+        )
+    return f"{PG}/{name}"
+
+
+def drop_scratch_database(name):
+    subprocess.run(
+        ["psql", f"{PG}/postgres", "-q", "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+        check=False,
+        timeout=60,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@contextlib.contextmanager
+def production_stack(workers=4, threads=4, settings=None, database="bff_bench", **bff_extra):
+    """The development IdP and the BFF (gunicorn, PostgreSQL, Redis) for the length of a benchmark."""
+    workdir = Path(tempfile.mkdtemp(prefix="bff-bench-"))
+    idp = DevIdp(workdir, extra_env={"DEBUG": "true", "DEVIDP_ALLOWED_HOSTS": "127.0.0.1"})
+    bff = None
+    say(f"scratch database {database}, Redis {REDIS}, logs in {workdir}")
+    database_url = create_scratch_database(database)
+    try:
+        idp.kickstart()
+        idp.start()
+        env = bff_env(
+            idp.url,
+            database_url,
+            redis_url=REDIS,
+            CACHE_KEY_PREFIX=f"bench-{uuid.uuid4().hex[:8]}",
+            CONN_MAX_AGE=60,
+            LOG_LEVEL="WARNING",
+            **bff_extra,
+        )
+        bff = BffServer(env, workdir, workers=workers, threads=threads, settings=settings)
+        bff.migrate()
+        bff.start()
+        idp.allow_redirect_uri(f"{bff.url}/auth/callback/")
+        idp.allow_redirect_uri(f"{bff.url}/")
+        idp.set_webhook_url(f"{bff.url}/webhooks/fusionauth/")
+        say(f"devidp at {idp.url}, BFF at {bff.url} ({workers} workers x {threads} threads)")
+        yield idp, bff
+    finally:
+        if bff:
+            bff.stop()
+        idp.stop()
+        drop_scratch_database(database)
+
+
+def signed_in_session(bff_url, email, password="password"):
+    session = requests.Session()
+    http_sign_in(session, bff_url, email, password)
+    return session
+
+
+def percentile(values, fraction):
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary_ms(latencies):
+    return {
+        "p50": percentile(latencies, 0.50) * 1000,
+        "p95": percentile(latencies, 0.95) * 1000,
+        "p99": percentile(latencies, 0.99) * 1000,
+        "mean": (statistics.fmean(latencies) * 1000) if latencies else float("nan"),
+    }
+
+
+def monotonic():
+    return time.perf_counter()

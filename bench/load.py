@@ -1,0 +1,213 @@
+"""Load: 100 concurrent signed-in users load the home page and save the textarea for 60 seconds.
+
+    .venv/bin/python bench/load.py [--users 100] [--duration 60]
+
+Starts the development IdP and the BFF (gunicorn, 4 workers, PostgreSQL, Redis), creates the users at
+the IdP, signs each one in through the IdP's form, then every user loops: GET / and POST /userdata/
+with a new text. Prints throughput, p50/p95/p99 per request kind and errors (target 0), then checks
+that every user's last saved edit is in the mirror (PostgreSQL) and at the IdP. Exits 1 on a miss.
+"""
+
+import argparse
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._harness import (  # noqa: E402
+    monotonic,
+    production_stack,
+    say,
+    signed_in_session,
+    summary_ms,
+    wait_until,
+)
+
+DATABASE = "bff_bench_load"
+PASSWORD = "load-test-password"
+
+
+def user_email(number):
+    return f"load{number:03d}@example.com"
+
+
+def create_users(idp, count):
+    """Users with a customer registration at the IdP, created through its FusionAuth API."""
+    for number in range(count):
+        email = user_email(number)
+        if idp.api("GET", f"/api/user?email={email}").status_code != 200:
+            idp.create_user(email, PASSWORD)
+
+
+class User:
+    """One simulated person: a signed-in session that reads the page and saves new text."""
+
+    def __init__(self, number, bff_url):
+        self.number = number
+        self.email = user_email(number)
+        self.bff_url = bff_url
+        self.session = None
+        self.last_saved = None
+        self.edits = 0
+
+    def sign_in(self):
+        self.session = signed_in_session(self.bff_url, self.email, PASSWORD)
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=1)
+        self.session.mount("http://", adapter)
+
+    def load_page(self):
+        response = self.session.get(f"{self.bff_url}/", timeout=30, allow_redirects=False)
+        if response.status_code != 200 or f"Hi, {self.email}!" not in response.text:
+            return f"GET / {response.status_code}"
+        return None
+
+    def save(self):
+        self.edits += 1
+        text = f"{self.email} edit {self.edits} at {time.time():.3f}"
+        response = self.session.post(
+            f"{self.bff_url}/userdata/",
+            json={"userData": text},
+            headers={
+                "X-CSRFToken": self.session.cookies.get("bff_csrftoken", ""),
+                "Accept": "application/json",
+            },
+            timeout=30,
+            allow_redirects=False,
+        )
+        if response.status_code != 200:
+            return f"POST /userdata/ {response.status_code}"
+        self.last_saved = text
+        return None
+
+
+def run_load(users, duration):
+    stats = {"page": [], "save": []}
+    errors = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(users))
+    stop_at = []
+
+    def loop(user):
+        barrier.wait(timeout=60)
+        mine = {"page": [], "save": []}
+        bad = []
+        while monotonic() < stop_at[0]:
+            for kind, call in (("page", user.load_page), ("save", user.save)):
+                began = monotonic()
+                try:
+                    error = call()
+                except requests.RequestException as exc:
+                    error = f"{kind}: {type(exc).__name__}"
+                if error:
+                    bad.append(error)
+                else:
+                    mine[kind].append(monotonic() - began)
+        with lock:
+            for kind in stats:
+                stats[kind].extend(mine[kind])
+            errors.extend(bad)
+
+    stop_at.append(monotonic() + duration + 0.5)
+    threads = [threading.Thread(target=loop, args=(user,)) for user in users]
+    began = monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return stats, errors, monotonic() - began
+
+
+def mirror_texts(database_url):
+    with psycopg.connect(database_url, connect_timeout=10) as connection:
+        rows = connection.execute("SELECT email, subject, data FROM userdata_userdata").fetchall()
+    return {email: (subject, (data or {}).get("userData")) for email, subject, data in rows}
+
+
+def verify(users, idp, database_url):
+    """Every user's last successful save must be in the mirror and in the IdP's registration data."""
+    expected = {user.email: user.last_saved for user in users if user.last_saved is not None}
+    missing = [user.email for user in users if user.last_saved is None]
+
+    def mirror_matches():
+        mirror = mirror_texts(database_url)
+        wrong = [
+            email for email, text in expected.items() if mirror.get(email, (None, None))[1] != text
+        ]
+        return mirror if not wrong else None
+
+    try:
+        mirror = wait_until(mirror_matches, 30, interval=0.5, message="the mirror")
+    except TimeoutError:
+        mirror = mirror_texts(database_url)
+    mirror_bad = [e for e, text in expected.items() if mirror.get(e, (None, None))[1] != text]
+    idp_bad = []
+    for email, text in expected.items():
+        subject = mirror.get(email, (None, None))[0]
+        remote = idp.registration_data(subject).get("userData") if subject else None
+        if remote != text:
+            idp_bad.append(email)
+    return missing, mirror_bad, idp_bad
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100, help="concurrent signed-in users")
+    parser.add_argument("--duration", type=float, default=60, help="seconds of load")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
+    args = parser.parse_args(argv)
+
+    with production_stack(workers=args.workers, threads=args.threads, database=DATABASE) as (
+        idp,
+        bff,
+    ):
+        say(f"creating {args.users} users at the IdP")
+        create_users(idp, args.users)
+        users = [User(number, bff.url) for number in range(args.users)]
+        say(f"signing {args.users} users in through the IdP")
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda user: user.sign_in(), users))
+        say(f"load: {args.users} users for {args.duration:g} s")
+        stats, errors, elapsed = run_load(users, args.duration)
+        say("checking every user's last edit in the mirror and at the IdP")
+        missing, mirror_bad, idp_bad = verify(users, idp, bff.env["DATABASE_URL"])
+
+    total = sum(len(values) for values in stats.values())
+    print(
+        f"load: {args.users} concurrent users, {args.duration:g} s, gunicorn {args.workers} "
+        f"workers x {args.threads} threads, PostgreSQL + Redis, development IdP"
+    )
+    print(
+        f"  throughput           {total / elapsed:8.1f} req/s  ({total} requests in {elapsed:.1f} s)"
+    )
+    for kind, label in (("page", "GET / (home page)"), ("save", "POST /userdata/ (save)")):
+        lat = summary_ms(stats[kind])
+        print(
+            f"  {label:<24} {len(stats[kind]):6d} ok   p50 {lat['p50']:7.1f} ms   "
+            f"p95 {lat['p95']:7.1f} ms   p99 {lat['p99']:7.1f} ms"
+        )
+    everything = stats["page"] + stats["save"]
+    lat = summary_ms(everything)
+    print(
+        f"  {'all requests':<24} {total:6d} ok   p50 {lat['p50']:7.1f} ms   "
+        f"p95 {lat['p95']:7.1f} ms   p99 {lat['p99']:7.1f} ms"
+    )
+    print(f"  errors               {len(errors):8d}        (target 0)")
+    if errors:
+        print(f"    kinds: {sorted(set(errors))[:10]}")
+    print(f"  users without a save {len(missing):8d}        (target 0)")
+    print(f"  last edit not in mirror {len(mirror_bad):5d}        (target 0)")
+    print(f"  last edit not at IdP    {len(idp_bad):5d}        (target 0)")
+    missed = bool(errors or missing or mirror_bad or idp_bad)
+    print("RESULT: " + ("target missed" if missed else "all targets met"))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

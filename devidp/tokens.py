@@ -1,0 +1,98 @@
+"""FusionAuth-shaped JWT access tokens (django-oauth-toolkit's ACCESS_TOKEN_GENERATOR hook).
+
+The token is a signed JWT, and the toolkit still stores it (hashed), so introspection,
+revocation and userinfo keep working on it.
+"""
+
+import json
+import time
+import uuid
+
+from jwcrypto import jwt
+
+from devidp.config import access_token_ttl, issuer
+from devidp.keys import jwk_for_key, signing_key_for
+from devidp.models import Registration
+
+BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def sign(application, claims, typ="JWT", extra_header=None):
+    """Sign claims with the application's RS256 key; the header names the key by thumbprint."""
+    key = jwk_for_key(signing_key_for(application))
+    header = {"alg": "RS256", "typ": typ, "kid": key.thumbprint(), **(extra_header or {})}
+    token = jwt.JWT(
+        header=json.dumps(header, separators=(",", ":")),
+        claims=json.dumps(claims, separators=(",", ":")),
+    )
+    token.make_signed_token(key)
+    return token.serialize()
+
+
+def session_id(request):
+    """The ``sid``: the refresh token's stable id (its family), fresh for a new sign-in."""
+    sid = getattr(request, "devidp_sid", None)
+    if sid:
+        return sid
+    refresh = getattr(request, "refresh_token_instance", None)
+    if request.grant_type == "refresh_token" and refresh is not None and refresh.token_family:
+        sid = str(refresh.token_family)
+    else:
+        sid = str(uuid.uuid4())
+    request.devidp_sid = sid
+    return sid
+
+
+def access_token_claims(request):
+    application, user = request.client, request.user
+    now = int(time.time())
+    claims = {
+        "aud": application.client_id,
+        "exp": now + access_token_ttl(application),
+        "iat": now,
+        "iss": issuer(),
+        "sub": str(user.pk),
+        "jti": str(uuid.uuid4()),
+        "authenticationType": "REFRESH_TOKEN"
+        if request.grant_type == "refresh_token"
+        else "PASSWORD",
+        "email": user.email,
+        "email_verified": user.verified,
+        "auth_time": int(user.last_login.timestamp()) if user.last_login else now,
+        "scope": " ".join(request.scopes or []),
+        "sid": session_id(request),
+    }
+    if application.tenant_id:
+        claims["tid"] = str(application.tenant_id)
+    registration = Registration.objects.filter(user=user, application=application).first()
+    if registration is not None:
+        claims["applicationId"] = application.client_id
+        claims["roles"] = list(registration.roles)
+    return claims
+
+
+def generate_access_token(request):
+    """oauthlib token generator: called once per issued access token with the oauthlib request."""
+    return sign(
+        request.client,
+        access_token_claims(request),
+        extra_header={"gty": [request.grant_type]},
+    )
+
+
+def backchannel_logout_token(application, sub=None, sid=None):
+    """An OIDC back-channel logout token (dev-only helper for testing the BFF's receiver)."""
+    now = int(time.time())
+    claims = {
+        "iss": issuer(),
+        "aud": application.client_id,
+        "iat": now,
+        "exp": now + 120,
+        "jti": str(uuid.uuid4()),
+        "events": {BACKCHANNEL_LOGOUT_EVENT: {}},
+    }
+    if sub:
+        claims["sub"] = sub
+    if sid:
+        claims["sid"] = sid
+    return sign(application, claims, typ="logout+jwt")

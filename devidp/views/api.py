@@ -1,0 +1,226 @@
+"""The FusionAuth API subset: an API key in ``Authorization`` (the raw key), JSON in and out,
+FusionAuth's status codes (401 and 404 with empty bodies)."""
+
+import functools
+import json
+
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from devidp import search, services
+from devidp.models import ApiKey, Key, Tenant, Webhook
+from devidp.serializers import (
+    application_json,
+    key_json,
+    registration_json,
+    tenant_json,
+    user_json,
+    webhook_json,
+)
+from devidp.services import JSON, MERGE_PATCH, ApiError, general_error
+
+
+def empty(status):
+    return HttpResponse(status=status)
+
+
+def api_view(methods):
+    """Check the API key and method, parse the JSON body, turn ApiError into FusionAuth's answer."""
+
+    def decorator(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            key = request.headers.get("Authorization", "").strip()
+            if not key or not ApiKey.objects.filter(key=key).exists():
+                return empty(401)
+            if request.method not in methods:
+                response = empty(405)
+                response["Allow"] = ", ".join(methods)
+                return response
+            try:
+                request.json = _body(request)
+                result = view(request, *args, **kwargs)
+            except ApiError as error:
+                if error.body is None:
+                    return empty(error.status)
+                return JsonResponse(error.body, status=error.status)
+            if result is None:
+                return empty(200)
+            return JsonResponse(result)
+
+        return wrapper
+
+    return decorator
+
+
+def _body(request):
+    if request.method in ("GET", "DELETE", "HEAD") or not request.body:
+        return {}
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise general_error("[invalidJSON]", "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise general_error("[invalidJSON]", "The request body must be a JSON object.")
+    return body
+
+
+def patch_mode(request):
+    content_type = request.content_type or JSON
+    if content_type == MERGE_PATCH:
+        return MERGE_PATCH
+    if content_type == JSON:
+        return JSON
+    raise general_error(
+        "[InvalidContentType]",
+        "PATCH takes application/json or application/merge-patch+json.",
+    )
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+def registration(request, user_id=None, application_id=None):
+    """/api/user/registration[/{userId}[/{applicationId}]]"""
+    if request.method == "GET":
+        found = services.get_registration(user_id, application_id) if application_id else None
+        if found is None:
+            raise ApiError(404)
+        return {"registration": registration_json(found)}
+    if request.method == "POST":
+        return services.register(user_id, request.json, request)
+    if request.method == "DELETE":
+        if not application_id:
+            raise ApiError(404)
+        services.delete_registration(user_id, application_id, request)
+        return None
+    if user_id is None:
+        raise ApiError(404)
+    mode = None if request.method == "PUT" else patch_mode(request)
+    return services.update_registration(user_id, application_id, request.json, mode, request)
+
+
+@api_view(["GET", "DELETE"])
+def user(request, user_id=None):
+    """GET /api/user/{userId} or /api/user?email=...; DELETE /api/user/{userId}."""
+    if request.method == "DELETE":
+        services.delete_user(user_id, request)
+        return None
+    if user_id:
+        found = services.find_user(user_id)
+    else:
+        from devidp.models import User
+
+        found = User.objects.filter(email=request.GET.get("email", "").lower()).first()
+    if found is None:
+        raise ApiError(404)
+    registrations = list(found.registrations.select_related("application"))
+    return {"user": {**user_json(found, registrations), "memberships": []}}
+
+
+@api_view(["GET", "POST"])
+def user_search(request):
+    if request.method == "GET":
+        criteria = {}
+        if request.GET.getlist("ids"):
+            criteria["ids"] = request.GET.getlist("ids")
+        for name in ("queryString", "query", "numberOfResults", "startRow"):
+            if name in request.GET:
+                criteria[name] = request.GET[name]
+        if "sortFields[0].name" in request.GET:
+            criteria["sortFields"] = [
+                {
+                    "name": request.GET["sortFields[0].name"],
+                    "order": request.GET.get("sortFields[0].order", "asc"),
+                }
+            ]
+        expand = request.GET.getlist("expand") or None
+        return search.search_users(criteria, expand)
+    expand = request.json.get("expand")
+    return search.search_users(request.json.get("search"), expand)
+
+
+@api_view(["GET", "POST", "PUT", "PATCH"])
+def tenant(request, tenant_id):
+    if request.method == "GET":
+        found = Tenant.objects.filter(pk=services.parse_uuid(tenant_id, "tenantId")).first()
+        if found is None:
+            raise ApiError(404)
+        return {"tenant": tenant_json(found)}
+    mode = patch_mode(request) if request.method == "PATCH" else None
+    saved = services.save_tenant(tenant_id, request.json, mode, create=request.method == "POST")
+    return {"tenant": tenant_json(saved)}
+
+
+@api_view(["GET", "POST", "PUT", "PATCH"])
+def application(request, application_id):
+    if request.method == "GET":
+        found = services.find_application(application_id)
+        if found is None:
+            raise ApiError(404)
+        return {"application": application_json(found)}
+    mode = patch_mode(request) if request.method == "PATCH" else None
+    saved = services.save_application(
+        application_id,
+        request.json,
+        mode,
+        create=request.method == "POST",
+        tenant_id=request.headers.get("X-FusionAuth-TenantId"),
+    )
+    return {"application": application_json(saved)}
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+def webhook(request, webhook_id):
+    if request.method in ("GET", "DELETE"):
+        found = Webhook.objects.filter(pk=services.parse_uuid(webhook_id, "webhookId")).first()
+        if found is None:
+            raise ApiError(404)
+        if request.method == "DELETE":
+            found.delete()
+            return None
+        return {"webhook": webhook_json(found)}
+    mode = patch_mode(request) if request.method == "PATCH" else None
+    saved = services.save_webhook(webhook_id, request.json, mode, create=request.method == "POST")
+    return {"webhook": webhook_json(saved)}
+
+
+@api_view(["POST"])
+def key_generate(request, key_id=None):
+    return {"key": key_json(services.make_key(key_id, request.json))}
+
+
+@api_view(["POST"])
+def key_import(request, key_id=None):
+    return {"key": key_json(services.make_key(key_id, request.json, imported=True))}
+
+
+@api_view(["GET"])
+def key_detail(request, key_id):
+    found = Key.objects.filter(pk=services.parse_uuid(key_id, "keyId")).first()
+    if found is None:
+        raise ApiError(404)
+    return {"key": key_json(found)}
+
+
+@api_view(["GET", "DELETE"])
+def refresh_tokens(request, token_id=None):
+    """/api/jwt/refresh/{tokenId} and /api/jwt/refresh?userId=: the session (sid) API."""
+    from devidp.sessions import refresh_token_json, revoke_sessions, sessions_for
+
+    found = sessions_for(token_id, request.GET.get("userId"), request.GET.get("applicationId"))
+    if request.method == "DELETE":
+        if token_id and not found:
+            raise ApiError(404)
+        revoke_sessions(found)
+        return None
+    if token_id:
+        if not found:
+            raise ApiError(404)
+        return {"refreshToken": refresh_token_json(found[0])}
+    return {"refreshTokens": [refresh_token_json(t) for t in found]}
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+def not_found(request):
+    """Any other API path: FusionAuth's empty 404 (after the API key check)."""
+    raise ApiError(404)

@@ -1,0 +1,63 @@
+"""Staff see and revoke signed-in sessions; identities are shown read-only."""
+
+from django.contrib import admin, messages
+
+from oauthbff.models import OIDCIdentity, OIDCSession
+from oauthbff.tokens import end_session, revoke_refresh_token
+
+
+@admin.register(OIDCSession)
+class OIDCSessionAdmin(admin.ModelAdmin):
+    list_display = ("user", "created_at", "last_used_at", "ip_address", "short_agent", "active")
+    list_filter = ("ended_at", "end_reason")
+    search_fields = ("user__username", "user__email", "subject", "sid", "ip_address")
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "user",
+        "issuer",
+        "subject",
+        "sid",
+        "refresh_token_id",
+        "created_at",
+        "last_used_at",
+        "ip_address",
+        "user_agent",
+        "access_expires_at",
+        "version",
+        "ended_at",
+        "end_reason",
+    ]
+    exclude = ("session_key", "claims", "refresh_expires_at")
+    actions = ["revoke_sessions"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(boolean=True, description="active")
+    def active(self, obj):
+        return obj.is_active
+
+    @admin.display(description="browser")
+    def short_agent(self, obj):
+        return obj.user_agent[:60]
+
+    @admin.action(description="Revoke (sign out) the selected sessions", permissions=["delete"])
+    def revoke_sessions(self, request, queryset):
+        ended = 0
+        for row in queryset.active().select_related("user"):
+            revoke_refresh_token(row)
+            ended += end_session(row, "revoked")
+        self.message_user(request, f"Signed out {ended} session(s).", messages.SUCCESS)
+
+
+@admin.register(OIDCIdentity)
+class OIDCIdentityAdmin(admin.ModelAdmin):
+    list_display = ("user", "subject", "issuer", "last_login_at")
+    search_fields = ("user__username", "user__email", "subject")
+    readonly_fields = ("user", "issuer", "subject", "created_at", "last_login_at")
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,126 @@
+"""System checks: a misconfiguration is one clear line at start-up, not a traceback at sign-in."""
+
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+from oauthbff.conf import bff_settings
+from oauthbff.provider import FORBIDDEN_ALGORITHMS
+
+COOKIE_ENGINES = ("django.contrib.sessions.backends.signed_cookies",)
+MIDDLEWARE_PATH = "oauthbff.middleware.TokenRefreshMiddleware"
+BACKEND_PATH = "oauthbff.backends.OIDCBackend"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _error(msg, n, hint=None):
+    return Error(msg, hint=hint, id=f"oauthbff.E{n:03d}")
+
+
+@register(Tags.security, deploy=False)
+def check_session_engine(app_configs, **kwargs):
+    engine = getattr(settings, "SESSION_ENGINE", "")
+    if engine in COOKIE_ENGINES or "cookie" in engine.rsplit(".", 1)[-1]:
+        return [
+            _error(
+                f"SESSION_ENGINE {engine!r} stores sessions in the browser; oauthbff keeps tokens "
+                "in the session and needs a server-side engine (db or cached_db).",
+                1,
+            )
+        ]
+    return []
+
+
+@register()
+def check_oauthbff_settings(app_configs, **kwargs):
+    errors = []
+    issuer = bff_settings.ISSUER
+    parts = urlsplit(issuer) if issuer else None
+    if not issuer:
+        errors.append(_error("OAUTHBFF['ISSUER'] (OIDC_ISSUER) is not set.", 2))
+    elif parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        errors.append(_error(f"OAUTHBFF['ISSUER'] {issuer!r} is not an http(s) URL.", 3))
+    elif parts.scheme == "http" and not settings.DEBUG and parts.hostname not in LOOPBACK:
+        errors.append(_error("OAUTHBFF['ISSUER'] must use https when DEBUG is off.", 4))
+    if not bff_settings.CLIENT_ID:
+        errors.append(_error("OAUTHBFF['CLIENT_ID'] (OIDC_CLIENT_ID) is not set.", 5))
+    if not bff_settings.CLIENT_SECRET:
+        errors.append(_error("OAUTHBFF['CLIENT_SECRET'] (OIDC_CLIENT_SECRET) is not set.", 6))
+    method = bff_settings.TOKEN_AUTH_METHOD
+    if method not in ("client_secret_basic", "client_secret_post"):
+        errors.append(
+            _error(
+                f"OAUTHBFF['TOKEN_AUTH_METHOD'] {method!r} must be client_secret_basic or "
+                "client_secret_post.",
+                7,
+            )
+        )
+    algorithms = list(bff_settings.ALLOWED_ALGORITHMS or [])
+    bad = sorted(set(algorithms) & FORBIDDEN_ALGORITHMS)
+    if bad:
+        errors.append(
+            _error(
+                f"OAUTHBFF['ALLOWED_ALGORITHMS'] must not contain {', '.join(bad)} (unsigned or "
+                "HMAC tokens).",
+                8,
+            )
+        )
+    if not [a for a in algorithms if a not in FORBIDDEN_ALGORITHMS]:
+        errors.append(_error("OAUTHBFF['ALLOWED_ALGORITHMS'] allows no signing algorithm.", 9))
+    scopes = str(bff_settings.SCOPES).split()
+    if "openid" not in scopes:
+        errors.append(_error("OAUTHBFF['SCOPES'] must include 'openid'.", 10))
+    if "offline_access" not in scopes:
+        errors.append(
+            Warning(
+                "OAUTHBFF['SCOPES'] lacks 'offline_access': no refresh token, sessions end when "
+                "the first access token expires.",
+                id="oauthbff.W001",
+            )
+        )
+    if int(bff_settings.REFRESH_LEEWAY) < 0:
+        errors.append(_error("OAUTHBFF['REFRESH_LEEWAY'] must not be negative.", 11))
+    superuser_roles = set(bff_settings.SUPERUSER_ROLES) - set(bff_settings.STAFF_ROLES)
+    if superuser_roles:
+        errors.append(
+            Warning(
+                f"OAUTHBFF['SUPERUSER_ROLES'] {sorted(superuser_roles)} are not in STAFF_ROLES; "
+                "they are made staff anyway.",
+                id="oauthbff.W002",
+            )
+        )
+    key = bff_settings.TOKEN_ENCRYPTION_KEY
+    if key:
+        keys = key if isinstance(key, list | tuple) else str(key).split(",")
+        try:
+            for k in keys:
+                Fernet(k.strip())
+        except (ValueError, TypeError):
+            errors.append(
+                _error(
+                    "OAUTHBFF['TOKEN_ENCRYPTION_KEY'] (OIDC_TOKEN_ENCRYPTION_KEY) is not a "
+                    "comma-separated list of Fernet keys.",
+                    12,
+                )
+            )
+    if BACKEND_PATH not in settings.AUTHENTICATION_BACKENDS:
+        errors.append(_error(f"AUTHENTICATION_BACKENDS must include {BACKEND_PATH!r}.", 13))
+    middleware = list(settings.MIDDLEWARE)
+    auth_mw = "django.contrib.auth.middleware.AuthenticationMiddleware"
+    if MIDDLEWARE_PATH not in middleware:
+        errors.append(_error(f"MIDDLEWARE must include {MIDDLEWARE_PATH!r}.", 14))
+    elif auth_mw in middleware and middleware.index(MIDDLEWARE_PATH) < middleware.index(auth_mw):
+        errors.append(_error(f"{MIDDLEWARE_PATH!r} must come after AuthenticationMiddleware.", 15))
+    if not settings.DEBUG:
+        backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+        if backend.endswith(("locmem.LocMemCache", "dummy.DummyCache")):
+            errors.append(
+                Warning(
+                    "The default cache is per-process: the token refresh lock is not shared "
+                    "between workers; set REDIS_URL.",
+                    id="oauthbff.W003",
+                )
+            )
+    return errors

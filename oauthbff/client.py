@@ -1,0 +1,187 @@
+"""Calling downstream APIs with the signed-in user's access token, from server-side code.
+
+    client = upstream_client(request, "changebank")
+    response = client.get("make-change", params={"total": "3.24"})
+
+The token is read from the request's session on every call (refreshed when close to expiry) and
+attached to that one request only: the pooled HTTP session holds no credentials and keeps no cookies,
+so nothing of one user's can leak into another user's call. Redirects are not followed, so the token
+is never replayed to a host it was not meant for.
+"""
+
+import http.cookiejar
+import re
+from urllib.parse import quote, urlsplit
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from oauthbff.conf import bff_settings
+from oauthbff.tokens import SessionExpired, get_access_token
+
+__all__ = [
+    "SessionExpired",
+    "UnknownUpstream",
+    "UnsafePath",
+    "UserApiClient",
+    "build_url",
+    "get_upstreams",
+    "upstream_client",
+]
+
+DEFAULTS = {
+    # (connect, read) seconds for calls to downstream APIs.
+    "UPSTREAM_TIMEOUT": (3.05, 15.0),
+}
+_SAFE_PATH_CHARS = "/-._~!$&'()*+,;=:@"
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class UnknownUpstream(LookupError):
+    """The name is not one of the configured upstreams (OAUTHBFF["UPSTREAMS"], env BFF_UPSTREAMS)."""
+
+
+class UnsafePath(ValueError):
+    """A path that could leave the upstream's base URL, or hides its meaning in encoding."""
+
+
+def setting(name):
+    """An API-client setting from OAUTHBFF, with this module's default."""
+    return (getattr(settings, "OAUTHBFF", {}) or {}).get(name, DEFAULTS[name])
+
+
+class _RefuseAllCookies(http.cookiejar.CookiePolicy):
+    """A shared HTTP session must never store one user's cookies and send them for another."""
+
+    netscape = True
+    rfc2965 = False
+    hide_cookie2 = False
+
+    def set_ok(self, cookie, request):
+        return False
+
+    def return_ok(self, cookie, request):
+        return False
+
+    def domain_return_ok(self, domain, request):
+        return False
+
+    def path_return_ok(self, path, request):
+        return False
+
+
+def _build_http_session():
+    """One pooled session for all users; it carries no credentials of its own (see CVE-2024-51987)."""
+    session = requests.Session()
+    session.cookies.set_policy(_RefuseAllCookies())
+    # Only a failed connect is retried: the request never left, so any method is safe to resend.
+    retry = Retry(total=1, connect=1, read=False, redirect=0, status=0, other=0)
+    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=32, max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = "oauthbff-client"
+    return session
+
+
+http_session = _build_http_session()
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """Adds the token to one prepared request; passing it as ``auth`` also keeps ~/.netrc out."""
+
+    def __init__(self, token):
+        self._token = token
+
+    def __call__(self, prepared):
+        prepared.headers["Authorization"] = f"Bearer {self._token}"
+        return prepared
+
+    def __repr__(self):
+        return "BearerAuth(<redacted>)"
+
+
+def get_upstreams():
+    """The allowlist: {name: base URL without a trailing slash}."""
+    upstreams = bff_settings.UPSTREAMS or {}
+    return {str(name): str(url).rstrip("/") for name, url in upstreams.items() if url}
+
+
+def check_path(path):
+    """Refuse a relative path that could escape its base URL or smuggle meaning through encoding."""
+    if path.startswith("/") or "\\" in path or "%" in path or _CONTROL_RE.search(path):
+        raise UnsafePath("The path contains characters that are not allowed.")
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", path):
+        raise UnsafePath("The path must be relative, not an absolute URL.")
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        if segment in (".", ".."):
+            raise UnsafePath("The path must not contain '.' or '..' segments.")
+        if segment == "" and index != len(segments) - 1:
+            raise UnsafePath("The path must not contain empty segments.")
+    return path
+
+
+def build_url(base_url, path):
+    """``base_url`` joined with a checked relative ``path``; the result always stays under the base."""
+    if not path:
+        return base_url
+    return f"{base_url}/{quote(check_path(path), safe=_SAFE_PATH_CHARS)}"
+
+
+class UserApiClient:
+    """Calls one downstream API as the user of one Django request; make one per request."""
+
+    def __init__(self, request, base_url, *, timeout=None):
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("An upstream base URL must be an absolute http(s) URL.")
+        self.django_request = request
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout or tuple(setting("UPSTREAM_TIMEOUT"))
+
+    def __repr__(self):
+        return f"<UserApiClient {self.base_url}>"
+
+    def request(self, method, path="", *, headers=None, timeout=None, **kwargs):
+        """Send one request with the user's current access token; raises SessionExpired.
+
+        Network failures surface as ``requests`` exceptions (Timeout, ConnectionError) for the
+        caller to turn into a status; redirects are returned, never followed.
+        """
+        url = build_url(self.base_url, path)
+        token = get_access_token(self.django_request)
+        headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
+        return http_session.request(
+            method,
+            url,
+            headers=headers,
+            auth=BearerAuth(token),
+            timeout=timeout or self.timeout,
+            allow_redirects=False,
+            **kwargs,
+        )
+
+    def get(self, path="", **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path="", **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path="", **kwargs):
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path="", **kwargs):
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path="", **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
+
+def upstream_client(request, name, *, timeout=None):
+    """A client for the upstream named ``name`` in OAUTHBFF["UPSTREAMS"]; UnknownUpstream otherwise."""
+    base_url = get_upstreams().get(name)
+    if not base_url:
+        raise UnknownUpstream(name)
+    return UserApiClient(request, base_url, timeout=timeout)

@@ -1,0 +1,95 @@
+"""Signing out: RP-initiated logout (the browser goes to the provider) and back-channel logout."""
+
+import logging
+import secrets
+from urllib.parse import urlencode
+
+from django.contrib import auth
+from django.core.cache import cache
+from django.db.models import Q
+from django.shortcuts import resolve_url
+
+from oauthbff.conf import bff_settings
+from oauthbff.models import OIDCSession
+from oauthbff.provider import InvalidToken, ProviderError, get_provider
+from oauthbff.tokens import current_session, end_session, end_sessions, get_id_token
+from oauthbff.tokens import revoke_refresh_token as revoke
+
+logger = logging.getLogger(__name__)
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def post_logout_redirect_uri(request):
+    return request.build_absolute_uri(resolve_url(bff_settings.POST_LOGOUT_REDIRECT_URL or "/"))
+
+
+def end_session_url(request, id_token):
+    """The provider's end_session_endpoint with id_token_hint, post_logout_redirect_uri and state."""
+    try:
+        endpoint = get_provider().end_session_endpoint
+    except ProviderError:
+        return ""
+    if not endpoint:
+        return ""
+    params = {
+        "client_id": bff_settings.CLIENT_ID,
+        "post_logout_redirect_uri": post_logout_redirect_uri(request),
+        "state": secrets.token_urlsafe(16),
+    }
+    if id_token:
+        params["id_token_hint"] = id_token
+    separator = "&" if "?" in endpoint else "?"
+    return f"{endpoint}{separator}{urlencode(params)}"
+
+
+def sign_out(request):
+    """Revoke, end the local session and return where the browser goes next."""
+    row = current_session(request)
+    url = ""
+    if row is not None:
+        url = end_session_url(request, get_id_token(row))
+        revoke(row)
+        end_session(row, "logout", delete_django_session=False)
+    auth.logout(request)
+    return url or resolve_url(bff_settings.POST_LOGOUT_REDIRECT_URL or "/")
+
+
+def end_other_sessions(request):
+    """Sign the user out everywhere else; the current session stays."""
+    row = current_session(request)
+    others = OIDCSession.objects.filter(user=request.user)
+    if row is not None:
+        others = others.exclude(pk=row.pk)
+    for other in others.active():
+        revoke(other)
+    return end_sessions(others, "ended_by_user")
+
+
+def backchannel_logout(logout_token):
+    """Validate a Back-Channel Logout 1.0 logout token (§2.6) and end the matching sessions."""
+    provider = get_provider()
+    claims = provider.decode_jwt(
+        logout_token, audience=bff_settings.CLIENT_ID, require=("iat", "iss", "jti")
+    )
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
+        raise InvalidToken("The logout token lacks the back-channel logout event.")
+    if "nonce" in claims:
+        raise InvalidToken("A logout token must not contain a nonce.")
+    sid, sub = claims.get("sid"), claims.get("sub")
+    if not sid and not sub:
+        raise InvalidToken("The logout token names neither a session (sid) nor a subject (sub).")
+    ttl = max(int(bff_settings.CLOCK_SKEW) * 2, 600)
+    if not cache.add(f"oauthbff:logout-jti:{claims['jti']}", 1, ttl):
+        raise InvalidToken("The logout token was already used.")
+    sessions = OIDCSession.objects.filter(issuer=provider.issuer)
+    if sid:
+        sessions = sessions.filter(Q(sid=sid) | Q(refresh_token_id=sid))
+    if sub:
+        sessions = sessions.filter(subject=sub)
+    for row in sessions.active():
+        revoke(row)
+    ended = end_sessions(sessions, "backchannel")
+    logger.info("oauthbff: back-channel logout ended %s session(s)", ended)
+    return ended

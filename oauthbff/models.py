@@ -1,0 +1,79 @@
+"""Who a user is at the provider, and the index of their signed-in sessions with its token set."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class OIDCIdentity(models.Model):
+    """A user's identity at the provider: (issuer, subject), never the e-mail address."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identity"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "OpenID identity"
+        verbose_name_plural = "OpenID identities"
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="oauthbff_unique_identity")
+        ]
+
+    def __str__(self):
+        return f"{self.subject} @ {self.issuer}"
+
+
+class OIDCSessionQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(ended_at__isnull=True)
+
+
+class OIDCSession(models.Model):
+    """One signed-in browser session: its Django session key, the provider's sids and its tokens.
+
+    The token set lives here (encrypted), not in the session dict, so a request that loaded the session
+    before a refresh cannot write stale tokens back when Django saves the session at its end.
+    """
+
+    session_key = models.CharField(max_length=40, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_sessions"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255, db_index=True)
+    sid = models.CharField("provider session id", max_length=255, blank=True, db_index=True)
+    refresh_token_id = models.CharField(max_length=255, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=40, blank=True)
+
+    # The token set, encrypted with Fernet (see oauthbff.tokens); ``version`` is bumped by every
+    # refresh so writers can compare-and-set and waiters can see that a refresh happened.
+    access_token = models.TextField(blank=True, editable=False)
+    refresh_token = models.TextField(blank=True, editable=False)
+    id_token = models.TextField(blank=True, editable=False)
+    access_expires_at = models.DateTimeField(null=True, blank=True)
+    refresh_expires_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    claims = models.JSONField(default=dict, blank=True)
+
+    objects = OIDCSessionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "signed-in session"
+        ordering = ["-last_used_at"]
+        indexes = [models.Index(fields=["issuer", "subject"], name="oauthbff_session_sub")]
+
+    def __str__(self):
+        return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_active(self):
+        return self.ended_at is None

@@ -1,0 +1,265 @@
+"""The OpenID Provider as seen from here: discovery, the JWKS cache and JWT verification.
+
+Discovery and the JWKS are cached in Django's cache (shared by every process) and in memory; a token
+signed with an unknown ``kid`` triggers at most one JWKS refetch per ``JWKS_MIN_REFETCH_SECONDS``.
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+
+import jwt
+import requests
+from django.core.cache import cache
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from oauthbff.conf import bff_settings
+
+logger = logging.getLogger(__name__)
+
+# Never accepted, whatever the settings say: unsigned tokens, and HMAC (the "key" would be public).
+FORBIDDEN_ALGORITHMS = {"none", "HS256", "HS384", "HS512"}
+_KTY_FOR_ALG_PREFIX = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+
+
+class InvalidToken(Exception):
+    """A JWT failed verification. The message is safe to show and never contains the token."""
+
+
+class ProviderError(Exception):
+    """The provider could not be reached or answered nonsense. The message is safe to show."""
+
+
+def _build_http_session():
+    """One pooled HTTP session; only idempotent GETs are retried (on connection errors and 5xx)."""
+    session = requests.Session()
+    retry = Retry(
+        total=2,
+        connect=2,
+        read=1,
+        backoff_factor=0.2,
+        status_forcelist=(502, 503, 504),
+        allowed_methods=frozenset({"GET"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = "oauthbff"
+    return session
+
+
+http = _build_http_session()
+
+
+def _cache_key(kind, issuer):
+    return f"oauthbff:{kind}:{hashlib.sha256(issuer.encode()).hexdigest()[:32]}"
+
+
+class Provider:
+    """One issuer's metadata and keys, with the token checks OIDC Core §3.1.3.7 asks for."""
+
+    def __init__(self, issuer):
+        self.issuer = issuer.rstrip("/")
+        self._lock = threading.Lock()
+        self._metadata = None
+        self._metadata_until = 0.0
+        self._keys = None  # (fingerprint, {kid: jwk dict}, [jwk dicts])
+
+    # --- discovery ---------------------------------------------------------------------------
+    def _get_json(self, url, what):
+        try:
+            response = http.get(url, timeout=bff_settings.HTTP_TIMEOUT)
+        except requests.RequestException as exc:
+            logger.warning("oauthbff: %s unreachable at %s: %s", what, url, type(exc).__name__)
+            raise ProviderError(f"The identity provider's {what} could not be reached.") from exc
+        if response.status_code != 200:
+            logger.warning("oauthbff: %s at %s answered %s", what, url, response.status_code)
+            raise ProviderError(
+                f"The identity provider's {what} answered with status {response.status_code}."
+            )
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ProviderError(f"The identity provider's {what} is not valid JSON.") from exc
+        if not isinstance(data, dict):
+            raise ProviderError(f"The identity provider's {what} is not a JSON object.")
+        return data
+
+    @property
+    def metadata(self):
+        """The discovery document (OpenID Connect Discovery 1.0), cached."""
+        now = time.monotonic()
+        if self._metadata is not None and now < self._metadata_until:
+            return self._metadata
+        key = _cache_key("discovery", self.issuer)
+        data = cache.get(key)
+        if data is None:
+            if not self.issuer:
+                raise ProviderError("No identity provider is configured (OIDC_ISSUER).")
+            data = self._get_json(f"{self.issuer}/.well-known/openid-configuration", "discovery")
+            issuer = str(data.get("issuer", "")).rstrip("/")
+            if issuer != self.issuer:
+                raise ProviderError(
+                    "The identity provider's discovery document names a different issuer."
+                )
+            for field in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+                if not data.get(field):
+                    raise ProviderError(
+                        f"The identity provider's discovery document lacks {field}."
+                    )
+            cache.set(key, data, bff_settings.DISCOVERY_CACHE_SECONDS)
+        self._metadata = data
+        self._metadata_until = now + min(60, bff_settings.DISCOVERY_CACHE_SECONDS)
+        return data
+
+    def endpoint(self, name):
+        """An endpoint URL from discovery, or "" when the provider does not offer it."""
+        return self.metadata.get(name) or ""
+
+    authorization_endpoint = property(lambda self: self.endpoint("authorization_endpoint"))
+    token_endpoint = property(lambda self: self.endpoint("token_endpoint"))
+    userinfo_endpoint = property(lambda self: self.endpoint("userinfo_endpoint"))
+    jwks_uri = property(lambda self: self.endpoint("jwks_uri"))
+    end_session_endpoint = property(lambda self: self.endpoint("end_session_endpoint"))
+    revocation_endpoint = property(lambda self: self.endpoint("revocation_endpoint"))
+    introspection_endpoint = property(lambda self: self.endpoint("introspection_endpoint"))
+
+    # --- keys ----------------------------------------------------------------------------------
+    def _load_jwks(self, *, force=False):
+        key = _cache_key("jwks", self.issuer)
+        jwks = None if force else cache.get(key)
+        if jwks is None:
+            jwks = self._get_json(self.jwks_uri, "key set (JWKS)")
+            if not isinstance(jwks.get("keys"), list):
+                raise ProviderError("The identity provider's key set (JWKS) has no keys.")
+            cache.set(key, jwks, bff_settings.JWKS_CACHE_SECONDS)
+        fingerprint = hashlib.sha256(json.dumps(jwks, sort_keys=True).encode()).hexdigest()
+        if self._keys is None or self._keys[0] != fingerprint:
+            keys = [k for k in jwks["keys"] if isinstance(k, dict) and k.get("use", "sig") == "sig"]
+            self._keys = (fingerprint, {k.get("kid"): k for k in keys}, keys)
+        return self._keys
+
+    def _find_key(self, kid, alg, keys):
+        kty = _KTY_FOR_ALG_PREFIX.get(alg[:2])
+        if kid is not None:
+            candidates = [keys[1][kid]] if kid in keys[1] else []
+        else:
+            candidates = [k for k in keys[2] if k.get("kty") == kty]
+            if len(candidates) != 1:
+                candidates = []
+        for jwk in candidates:
+            if jwk.get("kty") != kty or jwk.get("alg", alg) != alg:
+                raise InvalidToken("The token's key does not match its algorithm.")
+            return jwk
+        return None
+
+    def signing_key(self, kid, alg):
+        """The public key for ``kid``; one rate-limited JWKS refetch when the kid is unknown."""
+        jwk = self._find_key(kid, alg, self._load_jwks())
+        if jwk is None:
+            refetch_key = _cache_key("jwks-refetch", self.issuer)
+            if cache.add(refetch_key, 1, bff_settings.JWKS_MIN_REFETCH_SECONDS):
+                logger.info("oauthbff: unknown key id, refetching the provider's JWKS")
+                jwk = self._find_key(kid, alg, self._load_jwks(force=True))
+            else:
+                # Another request refetched recently: the shared cache may hold the new set.
+                self._keys = None
+                jwk = self._find_key(kid, alg, self._load_jwks())
+        if jwk is None:
+            raise InvalidToken("The token is signed with an unknown key.")
+        try:
+            return jwt.PyJWK(jwk, algorithm=alg).key
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("The provider's signing key is unusable.") from exc
+
+    # --- verification --------------------------------------------------------------------------
+    def decode_jwt(
+        self,
+        token,
+        *,
+        audience,
+        nonce=None,
+        leeway=None,
+        authorized_party=None,
+        require=("exp", "iat", "iss", "sub"),
+    ):
+        """Verify ``token`` (signature, alg allowlist, iss, aud, exp/nbf/iat, nonce) and return claims."""
+        if not isinstance(token, str) or token.count(".") != 2:
+            raise InvalidToken("The token is not a signed JWT.")
+        leeway = bff_settings.CLOCK_SKEW if leeway is None else leeway
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("The token's header is malformed.") from exc
+        alg = header.get("alg")
+        allowed = [a for a in bff_settings.ALLOWED_ALGORITHMS if a not in FORBIDDEN_ALGORITHMS]
+        if not isinstance(alg, str) or alg not in allowed:
+            raise InvalidToken("The token's signing algorithm is not allowed.")
+        key = self.signing_key(header.get("kid"), alg)
+        audiences = [audience] if isinstance(audience, str) else list(audience or [])
+        if not audiences:
+            raise InvalidToken("No audience to check the token against.")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                audience=audiences,
+                issuer=self.issuer,
+                leeway=leeway,
+                options={"require": list(require), "verify_iat": True},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidToken("The token has expired.") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise InvalidToken("The token is not valid yet.") from exc
+        except jwt.InvalidAudienceError as exc:
+            raise InvalidToken("The token was issued for another audience.") from exc
+        except jwt.InvalidIssuerError as exc:
+            raise InvalidToken("The token was issued by another issuer.") from exc
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidToken(f"The token lacks the {exc.claim!r} claim.") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise InvalidToken("The token's signature is invalid.") from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("The token is invalid.") from exc
+        iat = claims.get("iat")
+        if iat is not None and iat > time.time() + leeway:
+            raise InvalidToken("The token was issued in the future.")
+        if authorized_party is not None:
+            azp = claims.get("azp")
+            aud = claims.get("aud")
+            multi = isinstance(aud, list) and len(aud) > 1
+            if (azp is not None or multi) and azp != authorized_party:
+                raise InvalidToken("The token's authorized party (azp) is not this client.")
+        if nonce is not None:
+            token_nonce = claims.get("nonce")
+            if not isinstance(token_nonce, str) or not hmac.compare_digest(token_nonce, nonce):
+                raise InvalidToken("The token's nonce does not match this sign-in.")
+        return claims
+
+
+_providers = {}
+_providers_lock = threading.Lock()
+
+
+def get_provider(issuer=None):
+    """The Provider for ``issuer`` (default: the configured OIDC_ISSUER), one per process."""
+    issuer = (issuer or bff_settings.ISSUER).rstrip("/")
+    with _providers_lock:
+        provider = _providers.get(issuer)
+        if provider is None:
+            provider = _providers[issuer] = Provider(issuer)
+        return provider
+
+
+def reset_providers():
+    """Forget in-memory metadata and keys (settings changed, or a test wants a cold start)."""
+    with _providers_lock:
+        _providers.clear()

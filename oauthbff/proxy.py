@@ -1,0 +1,207 @@
+"""The same-origin API proxy for front-end code: ``/bff/api/<name>/<path>`` -> an allowlisted upstream.
+
+The browser sends its session cookie and a custom ``X-CSRF: 1`` header (a cross-site page cannot add a
+custom header without a CORS preflight we never grant); the BFF adds the user's access token and
+forwards only what an API needs. Browser cookies and credentials, hop-by-hop headers and upstream
+cookies never cross (RFC 9110 §7.6.1; draft-ietf-oauth-browser-based-apps §6.1.3.6). An ended session
+is a 401 JSON answer, never a redirect.
+"""
+
+import logging
+
+import requests
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from oauthbff.client import UnsafePath, UserApiClient, check_path, get_upstreams
+from oauthbff.tokens import SessionExpired
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "PROXY_MAX_REQUEST_BYTES": 1024 * 1024,
+    "PROXY_MAX_RESPONSE_BYTES": 10 * 1024 * 1024,
+}
+ANTI_FORGERY_HEADER = "X-CSRF"
+ALLOWED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+# What an API request needs from the browser; everything else (Cookie, Authorization, hop-by-hop
+# headers, Host, X-Forwarded-*, ...) stays behind.
+FORWARD_REQUEST_HEADERS = (
+    "Accept",
+    "Accept-Language",
+    "Content-Type",
+    "Content-Language",
+    "If-Match",
+    "If-None-Match",
+    "If-Modified-Since",
+    "If-Unmodified-Since",
+    "Range",
+    "X-Request-ID",
+)
+# What the browser may see of the upstream's answer: no Set-Cookie, no hop-by-hop headers, no
+# Content-Encoding/Length (the body is decoded and re-measured here), no Location (not followed).
+FORWARD_RESPONSE_HEADERS = (
+    "Content-Type",
+    "Content-Language",
+    "Content-Disposition",
+    "Content-Range",
+    "Accept-Ranges",
+    "Cache-Control",
+    "ETag",
+    "Last-Modified",
+    "Expires",
+    "Retry-After",
+    "WWW-Authenticate",
+    "X-Request-ID",
+)
+HOP_BY_HOP_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
+def setting(name):
+    return (getattr(settings, "OAUTHBFF", {}) or {}).get(name, DEFAULTS[name])
+
+
+def json_error(status, error, message, **headers):
+    response = JsonResponse({"error": error, "message": message}, status=status)
+    response["Cache-Control"] = "no-store"
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def forwarded_request_headers(request):
+    """The browser's headers that go upstream: the allowlist, minus any the Connection header names."""
+    named_by_connection = {
+        token.strip().lower() for token in request.headers.get("Connection", "").split(",")
+    }
+    headers = {}
+    for name in FORWARD_REQUEST_HEADERS:
+        value = request.headers.get(name)
+        if value is not None and name.lower() not in named_by_connection:
+            headers[name] = value
+    return headers
+
+
+def forwarded_response_headers(upstream):
+    named_by_connection = {
+        token.strip().lower() for token in upstream.headers.get("Connection", "").split(",")
+    }
+    return {
+        name: upstream.headers[name]
+        for name in FORWARD_RESPONSE_HEADERS
+        if name in upstream.headers
+        and name.lower() not in named_by_connection
+        and name.lower() not in HOP_BY_HOP_HEADERS
+    }
+
+
+def anti_forgery_failure(request):
+    """Why the request may be forged, or None: the custom header is required on every method."""
+    if request.headers.get(ANTI_FORGERY_HEADER) != "1":
+        return f"The {ANTI_FORGERY_HEADER}: 1 header is required."
+    # Fetch metadata, where the browser sends it, is a second, independent signal.
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return "Cross-site requests are not allowed."
+    return None
+
+
+def read_body(upstream, limit):
+    """The upstream's body, up to ``limit`` bytes; None when it is larger."""
+    chunks, size = [], 0
+    for chunk in upstream.iter_content(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@csrf_exempt  # The anti-forgery header below replaces the CSRF token for these JSON calls.
+def proxy_view(request, name, path=""):
+    """Forward one browser API call to the upstream ``name`` as the signed-in user."""
+    base_url = get_upstreams().get(name)
+    if not base_url:
+        return json_error(404, "not_found", "There is no such API.")
+    if request.method not in ALLOWED_METHODS:
+        return json_error(
+            405, "method_not_allowed", "This method is not allowed.", Allow=", ".join(sorted(ALLOWED_METHODS))
+        )
+    reason = anti_forgery_failure(request)
+    if reason:
+        return json_error(403, "csrf_failed", reason)
+    try:
+        check_path(path)
+    except UnsafePath as exc:
+        return json_error(400, "invalid_path", str(exc))
+    raw_uri = request.META.get("RAW_URI") or request.META.get("REQUEST_URI") or ""
+    if "%2f" in raw_uri.lower() or "%5c" in raw_uri.lower():
+        return json_error(400, "invalid_path", "Encoded slashes are not allowed in the path.")
+    if not request.user.is_authenticated:
+        return json_error(401, "not_signed_in", "You are not signed in.")
+
+    limit = setting("PROXY_MAX_REQUEST_BYTES")
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return json_error(400, "invalid_request", "The Content-Length header is malformed.")
+    if declared > limit:
+        return json_error(413, "too_large", f"The request body is larger than {limit} bytes.")
+    body = request.body if request.method not in ("GET", "HEAD") else None
+
+    client = UserApiClient(request, base_url)
+    try:
+        upstream = client.request(
+            request.method,
+            path,
+            params=request.META.get("QUERY_STRING") or None,
+            data=body,
+            headers=forwarded_request_headers(request),
+            stream=True,
+        )
+    except SessionExpired as exc:
+        if exc.temporary:
+            return json_error(
+                503,
+                "temporarily_unavailable",
+                "Your session could not be renewed right now; try again shortly.",
+                Retry_After="5",
+            )
+        return json_error(401, "session_expired", "Your session has ended; sign in again.")
+    except requests.Timeout:
+        logger.warning("oauthbff proxy: upstream %r timed out", name)
+        return json_error(504, "upstream_timeout", "The API did not answer in time.")
+    except requests.RequestException as exc:
+        logger.warning("oauthbff proxy: upstream %r failed: %s", name, type(exc).__name__)
+        return json_error(502, "upstream_unavailable", "The API could not be reached.")
+
+    with upstream:
+        if upstream.is_redirect:
+            logger.warning("oauthbff proxy: upstream %r answered a redirect", name)
+            return json_error(502, "upstream_redirect", "The API answered with a redirect.")
+        try:
+            content = read_body(upstream, setting("PROXY_MAX_RESPONSE_BYTES"))
+        except requests.RequestException as exc:
+            logger.warning("oauthbff proxy: upstream %r broke off: %s", name, type(exc).__name__)
+            return json_error(502, "upstream_unavailable", "The API's answer was cut off.")
+        if content is None:
+            return json_error(502, "upstream_too_large", "The API's answer is too large.")
+        response = HttpResponse(content, status=upstream.status_code)
+        # HttpResponse sets a default Content-Type; the upstream's (or none) is what applies.
+        del response["Content-Type"]
+        for header, value in forwarded_response_headers(upstream).items():
+            response[header] = value
+        return response
+

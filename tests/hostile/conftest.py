@@ -1,0 +1,37 @@
+"""Shared checks for hostile input: a bad request is refused politely, and refusing changes nothing."""
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Bounded so CI stays fast; deadline off because some examples make a real HTTP call to the devidp.
+settings.register_profile(
+    "hostile",
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    derandomize=True,
+    database=None,
+)
+HOSTILE = settings.get_profile("hostile")
+
+TOKEN_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
+
+
+def assert_safe(response, *, allowed=None):
+    """Never a 5xx, never a traceback or debug page, never a token-shaped string in the answer."""
+    status = response.status_code
+    assert status < 500, f"server error {status}"
+    if allowed is not None:
+        assert status in allowed, f"unexpected status {status}"
+    body = response.content.decode("utf-8", errors="replace")
+    assert "Traceback" not in body
+    assert "Exception Value" not in body
+    assert not TOKEN_SHAPE.search(body), "a token-shaped string reached the response"
+    return body
+
+
+@pytest.fixture
+def hostile_settings():
+    return HOSTILE

@@ -1,0 +1,149 @@
+"""Hostile input to the save endpoint (POST /userdata/): any text is stored exactly or refused cleanly.
+
+A signed-in customer posts arbitrary form fields, JSON and raw bytes. Accepted text must land in the
+mirror as sent (CRLF normalised); a refused request must leave the mirror row and the session as
+they were, and no answer may be a 5xx or show a traceback.
+"""
+
+import json
+
+import pytest
+from django.test import Client
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from oauthbff.models import OIDCSession
+from tests.hostile.conftest import HOSTILE, assert_safe
+from userdata.models import UserData
+
+URL = "/userdata/"
+EMAIL = "customer@example.com"
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+@pytest.fixture
+def customer(signed_in_client, devidp):
+    """A signed-in customer; the IdP's copy of their data is put back afterwards."""
+    user_id = devidp.user_id(EMAIL)
+    path = f"/api/user/registration/{user_id}/{devidp.application_id}"
+    original = devidp.api("GET", path).json()["registration"].get("data", {})
+    client = signed_in_client(EMAIL)
+    yield client
+    devidp.set_registration_data(EMAIL, original)
+
+
+def mirror_row(client):
+    user_id = client.session["_auth_user_id"]
+    return UserData.objects.filter(user_id=user_id).values().first()
+
+
+def session_rows():
+    return list(OIDCSession.objects.order_by("pk").values_list("pk", "ended_at"))
+
+
+@HOSTILE
+@given(text=st.text(max_size=300))
+@example(text="")
+@example(text="line one\r\nline two\r\n")
+@example(text="<script>alert(document.cookie)</script>")
+@example(text="{{ request.session }} {% debug %}")
+@example(text="\u202e\ufeff\u200b zero-width and bidi")
+def test_form_posts_store_any_text_exactly(customer, text):
+    response = customer.post(URL, {"userData": text})
+    assert_safe(response, allowed={302, 400, 413})
+    row = mirror_row(customer)
+    if response.status_code == 302:
+        assert row["data"].get("userData") == text.replace("\r\n", "\n")
+
+
+@HOSTILE
+@given(
+    payload=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=60),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(["userData", "data", "user", "id", "x"]), children, max_size=3
+            )
+        ),
+        max_leaves=8,
+    )
+)
+def test_json_posts_of_any_shape_are_stored_or_refused_without_change(customer, payload):
+    before = mirror_row(customer)
+    sessions = session_rows()
+    response = customer.post(URL, data=json.dumps(payload), content_type="application/json")
+    assert_safe(response, allowed={200, 400, 413})
+    accepted = isinstance(payload, dict) and isinstance(payload.get("userData"), str)
+    if accepted:
+        assert response.status_code == 200
+        assert mirror_row(customer)["data"]["userData"] == payload["userData"].replace("\r\n", "\n")
+    else:
+        assert response.status_code == 400
+        assert response.json()["error"]
+        assert mirror_row(customer) == before
+    assert session_rows() == sessions
+
+
+@HOSTILE
+@given(body=st.binary(max_size=512))
+def test_raw_bytes_as_json_are_refused_without_change(customer, body):
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    before = mirror_row(customer)
+    response = customer.post(URL, data=body, content_type="application/json")
+    assert_safe(response, allowed={200, 400, 413})
+    if not (isinstance(parsed, dict) and isinstance(parsed.get("userData"), str)):
+        assert response.status_code == 400
+        assert mirror_row(customer) == before
+
+
+def test_text_over_the_limit_is_refused_and_kept_for_the_user(customer, settings):
+    settings.USERDATA = {**settings.USERDATA, "MAX_BYTES": 1024}
+    before = mirror_row(customer)
+    too_long = "é" * 600  # 1200 bytes in UTF-8, 600 characters
+    response = customer.post(URL, {"userData": too_long})
+    body = assert_safe(response, allowed={413})
+    assert too_long in body, "the refused text must be given back, not lost"
+    as_json = customer.post(
+        URL, data=json.dumps({"userData": too_long}), content_type="application/json"
+    )
+    assert_safe(as_json, allowed={413})
+    assert mirror_row(customer) == before
+
+
+def test_a_post_without_the_csrf_token_changes_nothing(customer):
+    strict = Client(enforce_csrf_checks=True)
+    strict.cookies = customer.cookies
+    before = mirror_row(customer)
+    response = strict.post(URL, {"userData": "forged by another site"})
+    assert_safe(response, allowed={403})
+    response = strict.post(
+        URL, data=json.dumps({"userData": "forged"}), content_type="application/json"
+    )
+    assert_safe(response, allowed={403})
+    assert mirror_row(customer) == before
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"data": {"userData": "anonymous"}},
+        {"data": json.dumps({"userData": "anonymous"}), "content_type": "application/json"},
+    ],
+)
+def test_anonymous_posts_are_refused_and_store_nothing(client, kwargs):
+    response = client.post(URL, **kwargs)
+    assert_safe(response, allowed={302, 401})
+    assert not UserData.objects.exists()
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+def test_only_post_saves(client, method):
+    response = getattr(client, method)(URL)
+    assert_safe(response, allowed={405})

@@ -1,0 +1,55 @@
+import pytest
+from django.test import Client
+
+from oauthbff.models import OIDCSession
+from tests.oauthbff.fakeop import sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+def test_staff_see_and_revoke_sessions(op):
+    customer = Client()
+    sign_in(customer, op)
+    op.sub, op.email, op.roles = "admin-sub", "admin@example.com", ["admin"]
+    admin = Client()
+    sign_in(admin, op)
+    listing = admin.get("/admin/oauthbff/oidcsession/")
+    assert listing.status_code == 200
+    body = listing.content.decode()
+    assert "eyJ" not in body and "rt-" not in body
+    target = OIDCSession.objects.get(subject="user-sub-1")
+    detail = admin.get(f"/admin/oauthbff/oidcsession/{target.pk}/change/")
+    assert detail.status_code == 200 and "eyJ" not in detail.content.decode()
+    response = admin.post(
+        "/admin/oauthbff/oidcsession/",
+        {"action": "revoke_sessions", "_selected_action": [target.pk]},
+    )
+    assert response.status_code == 302
+    assert customer.get("/auth/user/").status_code == 401
+    assert admin.get("/auth/user/").status_code == 200
+    assert OIDCSession.objects.get(pk=target.pk).end_reason == "revoked"
+    assert op.calls["revoke"] == 1
+    assert admin.get("/admin/oauthbff/oidcidentity/").status_code == 200
+
+
+def test_clearbffsessions_command(op):
+    from datetime import timedelta
+    from io import StringIO
+
+    from django.contrib.sessions.models import Session
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    gone, kept = Client(), Client()
+    sign_in(gone, op)
+    sign_in(kept, op)
+    gone_row = OIDCSession.objects.get(session_key=gone.session.session_key)
+    Session.objects.filter(session_key=gone_row.session_key).delete()
+    out = StringIO()
+    call_command("clearbffsessions", stdout=out)
+    assert "Ended 1 expired" in out.getvalue()
+    assert OIDCSession.objects.get(pk=gone_row.pk).end_reason == "expired"
+    assert kept.get("/auth/user/").status_code == 200
+    OIDCSession.objects.filter(pk=gone_row.pk).update(ended_at=timezone.now() - timedelta(days=40))
+    call_command("clearbffsessions", stdout=out)
+    assert not OIDCSession.objects.filter(pk=gone_row.pk).exists()

@@ -1,0 +1,66 @@
+import pytest
+from django.core.checks import Error, Warning
+
+from oauthbff.checks import check_oauthbff_settings, check_session_engine
+
+
+def ids(messages):
+    return sorted(m.id for m in messages)
+
+
+def test_default_settings_pass():
+    assert [m for m in check_oauthbff_settings(None) if isinstance(m, Error)] == []
+    assert check_session_engine(None) == []
+
+
+def test_cookie_session_engine_refused(settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    (error,) = check_session_engine(None)
+    assert error.id == "oauthbff.E001" and "\n" not in error.msg
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"ISSUER": ""}, "oauthbff.E002"),
+        ({"ISSUER": "ftp://x"}, "oauthbff.E003"),
+        ({"CLIENT_ID": ""}, "oauthbff.E005"),
+        ({"CLIENT_SECRET": ""}, "oauthbff.E006"),
+        ({"TOKEN_AUTH_METHOD": "private_key_jwt"}, "oauthbff.E007"),
+        ({"ALLOWED_ALGORITHMS": ["RS256", "none"]}, "oauthbff.E008"),
+        ({"ALLOWED_ALGORITHMS": ["HS256"]}, "oauthbff.E009"),
+        ({"SCOPES": "profile email"}, "oauthbff.E010"),
+        ({"SCOPES": "openid email"}, "oauthbff.W001"),
+        ({"REFRESH_LEEWAY": -1}, "oauthbff.E011"),
+        ({"STAFF_ROLES": [], "SUPERUSER_ROLES": ["root"]}, "oauthbff.W002"),
+        ({"TOKEN_ENCRYPTION_KEY": "not-a-key"}, "oauthbff.E012"),
+    ],
+)
+def test_each_problem_is_one_line(settings, overrides, expected):
+    settings.OAUTHBFF = {**settings.OAUTHBFF, **overrides}
+    messages = check_oauthbff_settings(None)
+    assert expected in ids(messages)
+    for m in messages:
+        assert "\n" not in m.msg
+
+
+def test_https_required_in_production(settings):
+    settings.DEBUG = False
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "ISSUER": "http://idp.example"}
+    assert "oauthbff.E004" in ids(check_oauthbff_settings(None))
+
+
+def test_backend_and_middleware(settings):
+    settings.AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+    mw = [m for m in settings.MIDDLEWARE if "TokenRefresh" not in m]
+    settings.MIDDLEWARE = mw
+    assert {"oauthbff.E013", "oauthbff.E014"} <= set(ids(check_oauthbff_settings(None)))
+    settings.MIDDLEWARE = ["oauthbff.middleware.TokenRefreshMiddleware", *mw]
+    assert "oauthbff.E015" in ids(check_oauthbff_settings(None))
+
+
+def test_locmem_cache_warns_in_production(settings):
+    settings.DEBUG = False
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    messages = check_oauthbff_settings(None)
+    assert any(isinstance(m, Warning) and m.id == "oauthbff.W003" for m in messages)

@@ -1,0 +1,191 @@
+import time
+
+import jwt
+import pytest
+import requests
+import responses
+
+from oauthbff.provider import InvalidToken, ProviderError, get_provider
+from tests.oauthbff.fakeop import CLIENT_ID, ISSUER, ec_key, rsa_key
+
+
+def decode(op, token, **kwargs):
+    return get_provider().decode_jwt(token, audience=CLIENT_ID, **kwargs)
+
+
+def test_discovery_and_jwks_are_cached(op):
+    for _ in range(5):
+        assert decode(op, op.sign(op.id_claims()))["sub"] == op.sub
+    assert op.calls["discovery"] == 1
+    assert op.calls["jwks"] == 1
+
+
+def test_valid_token_with_nonce_and_azp(op):
+    claims = decode(
+        op, op.sign(op.id_claims(nonce="n1", azp=CLIENT_ID)), nonce="n1", authorized_party=CLIENT_ID
+    )
+    assert claims["nonce"] == "n1"
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        ({"iss": "https://evil.example"}, "another issuer"),
+        ({"aud": "someone-else"}, "another audience"),
+        ({"exp": int(time.time()) - 3600}, "expired"),
+        ({"iat": int(time.time()) + 3600}, "future|not valid yet"),
+        ({"nbf": int(time.time()) + 3600}, "not valid yet"),
+    ],
+)
+def test_claim_faults_are_rejected(op, claims, message):
+    with pytest.raises(InvalidToken, match=message):
+        decode(op, op.sign(op.id_claims(**claims)))
+
+
+def test_nonce_mismatch_and_missing(op):
+    with pytest.raises(InvalidToken, match="nonce"):
+        decode(op, op.sign(op.id_claims(nonce="a")), nonce="b")
+    with pytest.raises(InvalidToken, match="nonce"):
+        decode(op, op.sign(op.id_claims()), nonce="b")
+
+
+def test_azp_must_be_this_client_when_multiple_audiences(op):
+    token = op.sign(op.id_claims(aud=[CLIENT_ID, "other"]))
+    with pytest.raises(InvalidToken, match="azp"):
+        decode(op, token, authorized_party=CLIENT_ID)
+    token = op.sign(op.id_claims(aud=CLIENT_ID, azp="other"))
+    with pytest.raises(InvalidToken, match="azp"):
+        decode(op, token, authorized_party=CLIENT_ID)
+
+
+def test_bad_signature(op):
+    forged = jwt.encode(
+        op.id_claims(), rsa_key("attacker"), algorithm="RS256", headers={"kid": "k1"}
+    )
+    with pytest.raises(InvalidToken, match="signature"):
+        decode(op, forged)
+
+
+def test_alg_none_is_rejected(op):
+    token = jwt.encode(op.id_claims(), None, algorithm="none", headers={"kid": "k1"})
+    with pytest.raises(InvalidToken):
+        decode(op, token)
+
+
+def test_hmac_with_the_public_key_is_rejected(op, settings):
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "ALLOWED_ALGORITHMS": ["RS256", "HS256"]}
+    header = {"alg": "HS256", "kid": "k1", "typ": "JWT"}
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = (
+        b64(json.dumps(header).encode()) + "." + b64(json.dumps(op.id_claims()).encode())
+    )
+    public_pem = (
+        rsa_key("k1")
+        .public_key()
+        .public_bytes(
+            encoding=__import__(
+                "cryptography.hazmat.primitives.serialization", fromlist=["x"]
+            ).Encoding.PEM,
+            format=__import__(
+                "cryptography.hazmat.primitives.serialization", fromlist=["x"]
+            ).PublicFormat.SubjectPublicKeyInfo,
+        )
+    )
+    sig = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    with pytest.raises(InvalidToken, match="algorithm is not allowed"):
+        decode(op, signing_input + "." + b64(sig))
+
+
+def test_alg_outside_allowlist(op, settings):
+    key = ec_key()
+    op.keys["e1"] = key
+    op.published.append("e1")
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "ALLOWED_ALGORITHMS": ["RS256"]}
+    with pytest.raises(InvalidToken, match="not allowed"):
+        decode(op, op.sign(op.id_claims(), kid="e1", alg="ES256"))
+
+
+def test_key_type_must_match_alg(op):
+    token = op.sign(op.id_claims(), kid="k1", alg="RS256")
+    # Re-label the RSA-signed token as ES256: the key (RSA) no longer matches.
+    header, body, sig = token.split(".")
+    import base64
+    import json
+
+    hdr = json.loads(base64.urlsafe_b64decode(header + "=="))
+    hdr["alg"] = "ES256"
+    new_header = base64.urlsafe_b64encode(json.dumps(hdr).encode()).rstrip(b"=").decode()
+    with pytest.raises(InvalidToken):
+        decode(op, f"{new_header}.{body}.{sig}")
+
+
+def test_unknown_kid_refetches_once_then_rate_limits(op):
+    decode(op, op.sign(op.id_claims()))
+    assert op.calls["jwks"] == 1
+    op.keys["k2"] = rsa_key("k2")
+    op.published = ["k1", "k2"]
+    assert decode(op, op.sign(op.id_claims(), kid="k2"))["sub"] == op.sub
+    assert op.calls["jwks"] == 2
+    # An attacker's unknown kids do not cause a fetch per token.
+    op.keys["k3"] = rsa_key("k3")
+    for _ in range(5):
+        with pytest.raises(InvalidToken, match="unknown key"):
+            decode(op, op.sign(op.id_claims(), kid="k3"))
+    assert op.calls["jwks"] == 2
+
+
+def test_jwks_rotation_retires_old_key(op):
+    decode(op, op.sign(op.id_claims()))
+    op.keys["k2"] = rsa_key("k2")
+    op.published = ["k2"]
+    assert decode(op, op.sign(op.id_claims(), kid="k2"))["sub"] == op.sub
+    with pytest.raises(InvalidToken, match="unknown key"):
+        decode(op, op.sign(op.id_claims(), kid="k1"))
+
+
+def test_malformed_tokens(op):
+    for token in ("", "abc", "a.b", None, "a.b.c"):
+        with pytest.raises(InvalidToken):
+            decode(op, token)
+
+
+def test_discovery_issuer_mismatch(op):
+    op.metadata["issuer"] = "https://other.example"
+    with pytest.raises(ProviderError, match="different issuer"):
+        get_provider().metadata
+
+
+def test_discovery_5xx_and_timeout(settings):
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "ISSUER": ISSUER}
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.GET, f"{ISSUER}/.well-known/openid-configuration", status=500)
+        with pytest.raises(ProviderError, match="500"):
+            get_provider().metadata
+    with responses.RequestsMock() as rsps:
+        rsps.add(
+            responses.GET,
+            f"{ISSUER}/.well-known/openid-configuration",
+            body=requests.exceptions.ConnectTimeout(),
+        )
+        with pytest.raises(ProviderError, match="could not be reached"):
+            get_provider().metadata
+
+
+def test_ec_keys_work(op, settings):
+    op.keys["e1"] = ec_key()
+    op.published.append("e1")
+    assert decode(op, op.sign(op.id_claims(), kid="e1", alg="ES256"))["sub"] == op.sub
+
+
+def test_message_never_contains_token(op):
+    token = op.sign(op.id_claims(aud="x"))
+    with pytest.raises(InvalidToken) as info:
+        decode(op, token)
+    assert token not in str(info.value)

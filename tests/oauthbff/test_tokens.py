@@ -1,0 +1,181 @@
+import threading
+from datetime import timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+from django.db import close_old_connections
+from django.test import Client
+from django.utils import timezone
+
+from oauthbff import tokens
+from oauthbff.models import OIDCSession
+from oauthbff.signals import tokens_refreshed
+from tests.oauthbff.fakeop import sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+def expire(row_filter=None):
+    OIDCSession.objects.active().update(access_expires_at=timezone.now() - timedelta(seconds=5))
+
+
+def test_encryption_round_trip_and_rotation(settings):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "TOKEN_ENCRYPTION_KEY": old}
+    secret = tokens.encrypt("refresh-me")
+    assert "refresh-me" not in secret and tokens.decrypt(secret) == "refresh-me"
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "TOKEN_ENCRYPTION_KEY": f"{new},{old}"}
+    assert tokens.decrypt(secret) == "refresh-me"
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "TOKEN_ENCRYPTION_KEY": new}
+    assert tokens.decrypt(secret) == ""
+
+
+def test_key_derived_from_secret_key(settings):
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "TOKEN_ENCRYPTION_KEY": ""}
+    secret = tokens.encrypt("x")
+    settings.SECRET_KEY = "another-secret-key-that-is-long-enough-1234"
+    assert tokens.decrypt(secret) == ""
+
+
+def test_middleware_refreshes_before_expiry_on_post(client, op):
+    sign_in(client, op)
+    seen = []
+    tokens_refreshed.connect(lambda **kw: seen.append(kw), weak=False, dispatch_uid="r1")
+    try:
+        expire()
+        response = client.post("/auth/user/")  # any method triggers the refresh
+    finally:
+        tokens_refreshed.disconnect(dispatch_uid="r1")
+    assert response.status_code == 405
+    assert op.grants == ["authorization_code", "refresh_token"]
+    row = OIDCSession.objects.get()
+    assert row.version == 1 and row.access_expires_at > timezone.now()
+    assert seen and seen[0]["expires_at"] == row.access_expires_at
+    # Rotated refresh token was stored: the next refresh works too.
+    expire()
+    assert client.get("/auth/user/").status_code == 200
+    assert op.grants.count("refresh_token") == 2
+
+
+def test_no_refresh_when_fresh(client, op):
+    sign_in(client, op)
+    for _ in range(3):
+        client.get("/auth/user/")
+    assert op.grants == ["authorization_code"]
+
+
+def test_reusable_refresh_token_is_kept(client, op):
+    op.rotate_refresh = False
+    sign_in(client, op)
+    expire()
+    client.get("/auth/user/")
+    expire()
+    assert client.get("/auth/user/").status_code == 200
+    assert op.grants.count("refresh_token") == 2
+
+
+def test_invalid_grant_ends_session_html_redirects(client, op):
+    sign_in(client, op)
+    op.refresh_tokens.clear()
+    expire()
+    response = client.get("/some/page/?x=1")
+    assert response.status_code == 302
+    assert response["Location"] == "/auth/login/?next=%2Fsome%2Fpage%2F%3Fx%3D1"
+    assert client.get("/auth/user/").status_code == 401
+    assert OIDCSession.objects.get().end_reason == "refresh_failed"
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/auth/user/", {"HTTP_ACCEPT": "application/json"}),
+        ("/anything/", {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}),
+        ("/api/make-change", {}),
+        ("/bff/api/x/y", {}),
+    ],
+)
+def test_invalid_grant_json_gets_401(client, op, path, headers):
+    sign_in(client, op)
+    op.refresh_tokens.clear()
+    expire()
+    response = client.post(path, **headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "session_expired"
+
+
+def test_provider_down_keeps_session(client, op):
+    sign_in(client, op)
+
+    op.token_override = lambda form: (503, {})
+    expire()
+    assert client.get("/auth/user/").status_code == 200
+    assert OIDCSession.objects.active().count() == 1
+    request = type("R", (), {})()
+    request.session = client.session
+    request.user = OIDCSession.objects.get().user
+    with pytest.raises(tokens.RefreshUnavailable):
+        tokens.get_access_token(request)
+
+
+def test_invalid_grant_rereads_session_before_giving_up(client, op):
+    """Another process rotated the token meanwhile: the loser sees the new version, not a logout."""
+    sign_in(client, op)
+    expire()
+    row = OIDCSession.objects.get()
+
+    def winner_then_fail(form):
+        if form.get("grant_type") == "refresh_token":
+            OIDCSession.objects.filter(pk=row.pk).update(
+                version=row.version + 1,
+                access_token=tokens.encrypt("fresh-from-elsewhere"),
+                access_expires_at=timezone.now() + timedelta(minutes=5),
+            )
+            return 400, {"error": "invalid_grant"}
+        return None
+
+    op.token_override = winner_then_fail
+    fresh = tokens.refresh_tokens(row)
+    assert tokens.decrypt(fresh.access_token) == "fresh-from-elsewhere"
+    assert fresh.ended_at is None
+
+
+def test_get_access_token_contract(client, op):
+    sign_in(client, op)
+    request = type("R", (), {})()
+    request.session = client.session
+    request.user = OIDCSession.objects.get().user
+    token = tokens.get_access_token(request)
+    assert token.count(".") == 2
+    anonymous = type("R", (), {})()
+    anonymous.session = Client().session
+    anonymous.user = type("U", (), {"is_authenticated": False})()
+    with pytest.raises(tokens.SessionExpired):
+        tokens.get_access_token(anonymous)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_refresh_single_flight_threads(op, settings):
+    """Threads on one process: with rotation, exactly one token call and every request succeeds."""
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        pytest.skip("SQLite's in-memory test database is not shared between threads")
+    client = Client()
+    sign_in(client, op)
+    expire()
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    results = []
+
+    def hit():
+        try:
+            c = Client()
+            c.cookies[settings.SESSION_COOKIE_NAME] = cookie
+            results.append(c.get("/auth/user/").status_code)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=hit) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 20
+    assert op.grants.count("refresh_token") == 1

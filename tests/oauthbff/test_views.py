@@ -1,0 +1,330 @@
+import json
+import logging
+import time
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from oauthbff.models import OIDCIdentity, OIDCSession
+from oauthbff.signals import session_ended, user_signed_in
+from oauthbff.tokens import SESSION_KEY
+from tests.oauthbff.fakeop import CLIENT_ID, CLIENT_SECRET, ISSUER, authorize_params, sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_redirect_has_state_nonce_pkce(client, op):
+    response = client.get("/auth/login/?next=/somewhere&prompt=login&login_hint=ada@example.com")
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{ISSUER}/oauth2/authorize?")
+    params = authorize_params(response["Location"])
+    assert params["response_type"] == "code"
+    assert params["client_id"] == CLIENT_ID
+    assert params["code_challenge_method"] == "S256"
+    assert len(params["code_challenge"]) == 43
+    assert len(params["state"]) >= 32 and len(params["nonce"]) >= 32
+    assert params["redirect_uri"] == "http://testserver/auth/callback/"
+    assert params["prompt"] == "login" and params["login_hint"] == "ada@example.com"
+    assert "offline_access" in params["scope"].split()
+    again = authorize_params(client.get("/auth/login/")["Location"])
+    assert again["state"] != params["state"] and again["nonce"] != params["nonce"]
+
+
+def test_bogus_prompt_is_dropped(client, op):
+    params = authorize_params(client.get("/auth/login/?prompt=evil")["Location"])
+    assert "prompt" not in params
+
+
+def test_sign_in_creates_user_by_sub_and_cycles_session(client, op, caplog):
+    caplog.set_level(logging.DEBUG)
+    client.get("/")
+    received = []
+    user_signed_in.connect(lambda **kw: received.append(kw), weak=False, dispatch_uid="t1")
+    try:
+        start = client.get("/auth/login/?next=/after/")
+        before_key = client.session.session_key
+        params = authorize_params(start["Location"])
+        op.codes["c1"] = params["nonce"]
+        response = client.get("/auth/callback/", {"code": "c1", "state": params["state"]})
+    finally:
+        user_signed_in.disconnect(dispatch_uid="t1")
+    assert response.status_code == 302 and response["Location"] == "/after/"
+    assert client.session.session_key != before_key
+    user = get_user_model().objects.get()
+    assert user.username == op.sub and user.email == op.email
+    assert OIDCIdentity.objects.get(user=user).subject == op.sub
+    assert [g.name for g in user.groups.all()] == ["customer"]
+    assert not user.is_staff
+    row = OIDCSession.objects.get()
+    assert row.session_key == client.session.session_key and row.sid == "sso-session-1"
+    assert row.refresh_token_id == "refresh-id-1"
+    assert client.session[SESSION_KEY] == row.pk
+    # Tokens are not in the session dict and are encrypted at rest.
+    tokens = op.token_requests[0]
+    assert "code_verifier" in tokens["form"]
+    assert tokens["headers"]["Authorization"].startswith("Basic ")
+    assert "client_secret" not in tokens["form"]
+    raw = json.dumps(dict(client.session.items()))
+    assert "rt-" not in raw and "eyJ" not in raw
+    assert "rt-" not in row.refresh_token and not row.access_token.startswith("eyJ")
+    # Signal carries claims and expiry.
+    assert received[0]["claims"]["sub"] == op.sub
+    assert received[0]["access_claims"]["roles"] == ["customer"]
+    assert received[0]["expires_at"] is not None
+    # Tokens never reach the log.
+    assert "eyJ" not in caplog.text and "rt-" not in caplog.text
+
+
+def test_identity_is_sub_not_email(client, op):
+    other = get_user_model().objects.create_user("someone", email=op.email)
+    sign_in(client, op)
+    user = get_user_model().objects.get(oidc_identity__subject=op.sub)
+    assert user.pk != other.pk
+    # Same sub, new e-mail: same user, e-mail updated.
+    op.email = "new@example.com"
+    sign_in(Client(), op)
+    assert get_user_model().objects.get(pk=user.pk).email == "new@example.com"
+    assert get_user_model().objects.count() == 2
+
+
+def test_client_secret_post(client, op, settings):
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "TOKEN_AUTH_METHOD": "client_secret_post"}
+    response, _ = sign_in(client, op)
+    assert response.status_code == 302
+    form = op.token_requests[0]["form"]
+    assert form["client_secret"] == CLIENT_SECRET and form["client_id"] == CLIENT_ID
+    assert "Authorization" not in op.token_requests[0]["headers"]
+
+
+def test_admin_role_makes_staff_and_superuser(client, op):
+    op.roles = ["admin"]
+    sign_in(client, op)
+    user = get_user_model().objects.get()
+    assert user.is_staff and user.is_superuser
+    assert client.get("/admin/").status_code == 200
+    op.roles = ["customer"]
+    sign_in(Client(), op)
+    user.refresh_from_db()
+    assert not user.is_staff and not user.is_superuser
+
+
+def test_next_must_be_local(client, op):
+    response, _ = sign_in(client, op, next_url="https://evil.example/")
+    assert response["Location"] == "/"
+
+
+@pytest.mark.parametrize(
+    ("override", "title"),
+    [
+        ({"nonce": "wrong"}, "Sign-in failed"),
+        ({"iss": "https://evil.example"}, "Sign-in failed"),
+        ({"aud": "other"}, "Sign-in failed"),
+        ({"exp": int(time.time()) - 3600}, "Sign-in failed"),
+    ],
+)
+def test_bad_id_token_gives_a_page_not_500(client, op, override, title):
+    op.id_claims_override = override
+    response, _ = sign_in(client, op)
+    assert response.status_code == 400
+    assert title in response.content.decode()
+    assert "Try again" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_replayed_state(client, op):
+    response, params = sign_in(client, op)
+    assert response.status_code == 302
+    replay = client.get("/auth/callback/", {"code": "x", "state": params["state"]})
+    assert replay.status_code == 400
+    assert "already used" in replay.content.decode()
+
+
+def test_unknown_state_and_missing_code(client, op):
+    assert client.get("/auth/callback/", {"code": "x", "state": "nope"}).status_code == 400
+    assert client.get("/auth/callback/").status_code == 400
+
+
+def test_expired_state(client, op, settings):
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "STATE_MAX_AGE": -1}
+    response, _ = sign_in(client, op)
+    assert response.status_code == 400 and "took too long" in response.content.decode()
+
+
+def test_error_reply_access_denied(client, op):
+    params = authorize_params(client.get("/auth/login/")["Location"])
+    response = client.get("/auth/callback/", {"error": "access_denied", "state": params["state"]})
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert "Sign-in cancelled" in body and "/auth/login/" in body
+    assert params["state"] not in client.session.get("oidc_states", {})
+
+
+def test_iss_parameter_mismatch(client, op):
+    response, _ = sign_in(client, op, extra_callback={"iss": "https://evil.example"})
+    assert response.status_code == 400
+    assert "unexpected identity provider" in response.content.decode()
+    response, _ = sign_in(client, op, extra_callback={"iss": ISSUER})
+    assert response.status_code == 302
+
+
+def test_iss_required_when_advertised(client, op):
+    op.metadata["authorization_response_iss_parameter_supported"] = True
+    response, _ = sign_in(client, op)
+    assert response.status_code == 400
+
+
+def test_token_endpoint_5xx_and_timeout(client, op):
+    op.token_override = lambda form: (503, {"oops": "body-secret"})
+    response, _ = sign_in(client, op)
+    assert response.status_code == 502
+    assert "body-secret" not in response.content.decode()
+
+    def timeout(form):
+        raise requests.exceptions.ReadTimeout()
+
+    op.token_override = timeout
+    response, _ = sign_in(client, op)
+    assert response.status_code == 502 and "could not reach" in response.content.decode()
+
+
+def test_token_endpoint_refuses_code(client, op):
+    op.token_override = lambda form: (400, {"error": "invalid_grant"})
+    response, _ = sign_in(client, op)
+    assert response.status_code == 400 and "refused" in response.content.decode()
+
+
+def test_provider_unreachable_at_login(client, settings):
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "ISSUER": "http://127.0.0.1:9", "HTTP_TIMEOUT": 1}
+    from oauthbff.provider import reset_providers
+
+    reset_providers()
+    response = client.get("/auth/login/")
+    assert response.status_code == 503
+    assert "Try again" in response.content.decode()
+
+
+def test_opaque_access_token_uses_userinfo(client, op):
+    original = op.token_response
+
+    def opaque(nonce=None, refresh=True):
+        data = original(nonce=nonce, refresh=refresh)
+        data["access_token"] = "opaque-token"
+        return data
+
+    op.token_response = opaque
+    op.roles = ["teller"]
+    response, _ = sign_in(client, op)
+    assert response.status_code == 302
+    assert op.calls["userinfo"] == 1
+    assert [g.name for g in get_user_model().objects.get().groups.all()] == ["teller"]
+
+
+def test_forged_access_token_rejects_sign_in(client, op):
+    original = op.token_response
+
+    def forged(nonce=None, refresh=True):
+        data = original(nonce=nonce, refresh=refresh)
+        data["access_token"] = op.access_token(aud="someone-else")
+        return data
+
+    op.token_response = forged
+    response, _ = sign_in(client, op)
+    assert response.status_code == 400
+
+
+def test_user_endpoint(client, op):
+    anonymous = client.get("/auth/user/")
+    assert anonymous.status_code == 401 and anonymous.json()["authenticated"] is False
+    sign_in(client, op)
+    data = client.get("/auth/user/").json()
+    assert data["authenticated"] and data["claims"]["email"] == op.email
+    assert data["user"]["roles"] == ["customer"]
+    assert data["logout_url"] == "/auth/logout/"
+    assert data["access_token_expires_at"] and data["session_expires_at"]
+    assert "eyJ" not in json.dumps(data) and "rt-" not in json.dumps(data)
+
+
+def test_refresh_endpoint_post_csrf(op):
+    client = Client(enforce_csrf_checks=True)
+    sign_in(client, op)
+    assert client.get("/auth/refresh/").status_code == 405
+    assert client.post("/auth/refresh/").status_code == 403  # no CSRF token
+    client.get("/auth/user/")
+    token = client.cookies["bff_csrftoken"].value if "bff_csrftoken" in client.cookies else None
+    if token is None:
+        client.get("/auth/logout/")
+        token = client.cookies["bff_csrftoken"].value
+    response = client.post("/auth/refresh/", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["access_token_expires_at"] and body["version"] == 1
+    assert "eyJ" not in response.content.decode()
+    assert op.grants == ["authorization_code", "refresh_token"]
+
+
+def test_refresh_endpoint_anonymous(client, op):
+    assert client.post("/auth/refresh/").status_code == 401
+
+
+def test_logout_get_confirms_post_signs_out(op):
+    client = Client(enforce_csrf_checks=True)
+    sign_in(client, op)
+    page = client.get("/auth/logout/")
+    assert page.status_code == 200 and "Sign out?" in page.content.decode()
+    assert client.post("/auth/logout/").status_code == 403  # CSRF
+    ended = []
+    session_ended.connect(lambda **kw: ended.append(kw), weak=False, dispatch_uid="t2")
+    try:
+        token = client.cookies["bff_csrftoken"].value
+        response = client.post("/auth/logout/", HTTP_X_CSRFTOKEN=token)
+    finally:
+        session_ended.disconnect(dispatch_uid="t2")
+    assert response.status_code == 302
+    target = urlsplit(response["Location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == f"{ISSUER}/oauth2/logout"
+    params = authorize_params(response["Location"])
+    assert params["post_logout_redirect_uri"] == "http://testserver/"
+    assert params["id_token_hint"].count(".") == 2 and params["state"]
+    assert op.calls["revoke"] == 1 and not op.refresh_tokens
+    assert client.get("/auth/user/").status_code == 401
+    assert ended[0]["reason"] == "logout"
+    assert OIDCSession.objects.get().ended_at is not None
+
+
+def test_logout_without_end_session_endpoint(client, op):
+    del op.metadata["end_session_endpoint"]
+    del op.metadata["revocation_endpoint"]
+    sign_in(client, op)
+    response = client.post("/auth/logout/")
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert op.calls["revoke"] == 0
+
+
+def test_logout_anonymous(client, op):
+    assert client.post("/auth/logout/")["Location"] == "/"
+    assert client.get("/auth/logout/")["Location"] == "/"
+
+
+def test_admin_login_goes_to_provider(client, op):
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == "/auth/login/?next=%2Fadmin%2F"
+    sign_in(client, op)
+    denied = client.get("/admin/login/")
+    assert denied.status_code == 403 and "No admin access" in denied.content.decode()
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
+
+
+def test_sessions_page_ends_other_sessions(op):
+    first, second = Client(), Client()
+    sign_in(first, op)
+    sign_in(second, op)
+    page = first.get("/auth/sessions/")
+    assert page.status_code == 200 and "this session" in page.content.decode()
+    first.post("/auth/sessions/")
+    assert first.get("/auth/user/").status_code == 200
+    assert second.get("/auth/user/").status_code == 401
+    assert OIDCSession.objects.active().count() == 1

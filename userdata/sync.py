@@ -1,0 +1,709 @@
+"""Pull, push and conflicts: the one place that decides what the mirror holds.
+
+HTTP calls never run inside a database transaction (a webhook about the same user may arrive while a
+push waits for its answer); each decision runs in `transaction.atomic()` on a row locked with
+`select_for_update()`, re-read after the call.
+"""
+
+import logging
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from .conf import CONFLICT_POLICIES, userdata_settings
+from .models import SyncEvent, UserData
+from .stores import get_store
+from .stores.base import NotRegistered, StoreError
+
+logger = logging.getLogger("userdata.sync")
+
+USER_DATA_KEY = "userData"
+BATCH = 500
+ROW_FIELDS = [
+    "email",
+    "registered",
+    "data",
+    "remote_data",
+    "remote_version",
+    "pushed_data",
+    "pending",
+    "pulled_at",
+    "pushed_at",
+    "push_attempts",
+    "next_push_at",
+    "last_error",
+    "last_error_at",
+    "conflict_remote_data",
+    "conflict_remote_version",
+    "conflict_at",
+]
+
+
+PUSH_FIELDS = [
+    "data",
+    "remote_data",
+    "remote_version",
+    "pushed_data",
+    "pending",
+    "pushed_at",
+    "push_attempts",
+    "next_push_at",
+    "last_error",
+]
+
+
+class EditTooLarge(ValueError):
+    """The edit is over USERDATA["MAX_BYTES"]."""
+
+
+@dataclass
+class Summary:
+    """What a bulk run did, for the command's summary line and `--json`."""
+
+    action: str
+    total: int = 0
+    changed: int = 0
+    conflicts: int = 0
+    errors: int = 0
+    skipped: int = 0
+    requests: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+    messages: list = field(default_factory=list)
+
+    def as_dict(self):
+        return asdict(self)
+
+    def line(self):
+        done = {"pull": "pulled", "push": "pushed"}.get(self.action, self.action)
+        text = (
+            f"{done} {self.total}, changed {self.changed}, conflicts {self.conflicts}, "
+            f"errors {self.errors} in {self.seconds:.1f} s"
+        )
+        return text + (" (dry run)" if self.dry_run else "")
+
+
+def save_rows(rows, fields):
+    """Write `fields` of many rows with one prepared UPDATE run by executemany.
+
+    Much cheaper than QuerySet.bulk_update's CASE expressions, which dominate a 10,000-row push.
+    """
+    rows = [row for row in rows if row.pk is not None]
+    if not rows:
+        return
+    meta = UserData._meta
+    model_fields = [meta.get_field(name) for name in fields]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(f.column)} = %s" for f in model_fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+    params = [
+        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in model_fields] + [row.pk]
+        for row in rows
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def conflict_policy():
+    policy = userdata_settings()["CONFLICT_POLICY"]
+    return policy if policy in CONFLICT_POLICIES else "manual"
+
+
+def _event(row, kind, message, *, version=None, detail=None):
+    return SyncEvent(
+        userdata=row, kind=kind, message=message[:500], remote_version=version, detail=detail
+    )
+
+
+# --- finding and creating mirror rows ---------------------------------------------------------
+
+
+def get_mirror(user):
+    """The user's mirror row, or None (one query)."""
+    return UserData.objects.filter(user=user).first()
+
+
+def link_mirror(user, *, issuer="", subject=None, email=""):
+    """Find or create the user's row, attaching a row a bulk pull made for the same subject."""
+    email = email or getattr(user, "email", "") or ""
+    with transaction.atomic():
+        row = UserData.objects.select_for_update().filter(user=user).first()
+        if row is None and subject:
+            row = UserData.objects.select_for_update().filter(subject=subject).first()
+        if row is None:
+            try:
+                with transaction.atomic():
+                    return UserData.objects.create(
+                        user=user, issuer=issuer, subject=subject or None, email=email
+                    )
+            except IntegrityError:
+                row = UserData.objects.select_for_update().get(subject=subject)
+        changed = []
+        if row.user_id != user.pk:
+            if row.user_id is not None:
+                logger.warning("userdata: subject moved to another local user (row %s)", row.pk)
+            row.user = user
+            changed.append("user")
+        for name, value in (("issuer", issuer), ("subject", subject), ("email", email)):
+            if value and getattr(row, name) != value:
+                setattr(row, name, value)
+                changed.append(name)
+        if changed:
+            row.save(update_fields=changed)
+        return row
+
+
+def mirror_for_user(user):
+    """The user's row, created from oauthbff's identity record if the sign-in signal missed it."""
+    row = get_mirror(user)
+    if row is not None:
+        return row
+    issuer, subject = _identity(user)
+    return link_mirror(user, issuer=issuer, subject=subject)
+
+
+def _identity(user):
+    try:
+        from oauthbff.models import OIDCIdentity
+    except ImportError:
+        return "", None
+    identity = OIDCIdentity.objects.filter(user=user).first()
+    if identity is None:
+        return "", None
+    return identity.issuer, identity.subject
+
+
+# --- the decision: what a remote copy does to a row -------------------------------------------
+
+
+def apply_remote(row, remote, *, source, now=None):
+    """Fold the IdP's copy into a locked row; return (outcome, events). The caller saves.
+
+    Outcomes: "unchanged", "changed", "echo" (our own push coming back), "conflict".
+    A pull never overwrites local edits that wait to be pushed.
+    """
+    now = now or timezone.now()
+    kind = source if source in SyncEvent.Kind.values else SyncEvent.Kind.PULL
+    events = []
+    if source != "push":
+        row.pulled_at = now
+    if remote.email and remote.email != row.email:
+        row.email = remote.email
+    if not row.registered:
+        row.registered = True
+    same_as_base = remote.data == row.remote_data
+    if not row.pending:
+        changed = remote.data != row.data
+        row.data = remote.data
+        row.remote_data = remote.data
+        row.remote_version = remote.version
+        _clear_conflict(row)
+        if changed:
+            events.append(_event(row, kind, "Took the IdP's data.", version=remote.version))
+            return "changed", events
+        return "unchanged", events
+    if remote.data == row.data:
+        row.remote_data = remote.data
+        row.remote_version = remote.version
+        row.pending = False
+        row.pushed_data = None
+        row.last_error = ""
+        _clear_conflict(row)
+        return "echo", events
+    if same_as_base or remote.version == row.remote_version:
+        return "unchanged", events
+    if row.pushed_data is not None and remote.data == row.pushed_data:
+        row.remote_data = remote.data
+        row.remote_version = remote.version
+        return "echo", events
+    if row.has_conflict and remote.data == row.conflict_remote_data:
+        return "unchanged", events
+    detail = {"local": row.data, "remote": remote.data, "base": row.remote_data}
+    policy = conflict_policy()
+    if policy == "remote_wins":
+        row.data = remote.data
+        row.remote_data = remote.data
+        row.remote_version = remote.version
+        row.pending = False
+        row.pushed_data = None
+        _clear_conflict(row)
+        message = "Conflict: took the IdP's data (policy remote_wins); the local edit is kept here."
+    elif policy == "local_wins":
+        row.remote_data = remote.data
+        row.remote_version = remote.version
+        _clear_conflict(row)
+        message = "Conflict: kept the local edit (policy local_wins); it will be pushed."
+    else:
+        row.conflict_remote_data = remote.data
+        row.conflict_remote_version = remote.version
+        row.conflict_at = now
+        message = "Conflict: the IdP's data changed while local edits waited; staff must resolve."
+    events.append(
+        _event(row, SyncEvent.Kind.CONFLICT, message, version=remote.version, detail=detail)
+    )
+    return "conflict", events
+
+
+def _clear_conflict(row):
+    row.conflict_remote_data = None
+    row.conflict_remote_version = None
+    row.conflict_at = None
+
+
+def _record_error(row_id, message, *, kind=SyncEvent.Kind.ERROR, push=False, unregistered=False):
+    """Store a failed sync on the row (and its back-off when a push failed)."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = UserData.objects.select_for_update().filter(pk=row_id).first()
+        if row is None:
+            return None
+        row.last_error = message[:1000]
+        row.last_error_at = now
+        fields = ["last_error", "last_error_at"]
+        if push:
+            row.push_attempts += 1
+            cap = userdata_settings()["PUSH_BACKOFF_MAX"]
+            row.next_push_at = now + timedelta(seconds=min(cap, 5 * 2 ** (row.push_attempts - 1)))
+            fields += ["push_attempts", "next_push_at"]
+        if unregistered:
+            row.registered = False
+            fields.append("registered")
+        row.save(update_fields=fields)
+        SyncEvent.objects.create(userdata=row, kind=kind, message=message[:500])
+        return row
+
+
+# --- pull -------------------------------------------------------------------------------------
+
+
+def pull(row):
+    """Read one user's data from the IdP into the mirror; return the outcome."""
+    if not row.subject:
+        return "skipped"
+    store = get_store()
+    if not store.has_remote:
+        return "skipped"
+    try:
+        remote = store.fetch(row.subject)
+    except NotRegistered as exc:
+        _record_error(row.pk, str(exc), unregistered=True)
+        return "error"
+    except StoreError as exc:
+        _record_error(row.pk, str(exc))
+        return "error"
+    return apply_fetched(row.pk, remote, source=SyncEvent.Kind.PULL)
+
+
+def apply_fetched(row_id, remote, *, source):
+    """Apply one fetched copy to a row under its lock; return the outcome."""
+    with transaction.atomic():
+        row = UserData.objects.select_for_update().get(pk=row_id)
+        outcome, events = apply_remote(row, remote, source=source)
+        if outcome != "conflict" and not row.pending:
+            row.last_error = ""
+        row.save(update_fields=ROW_FIELDS)
+        SyncEvent.objects.bulk_create(events)
+    return outcome
+
+
+def pull_all(*, dry_run=False, progress=None):
+    """Pull every registered user through the store's paged bulk listing, one page in memory."""
+    started = time.perf_counter()
+    summary = Summary("pull", dry_run=dry_run)
+    store = get_store()
+    before = _requests(store)
+    issuer = (getattr(settings, "OAUTHBFF", {}) or {}).get("ISSUER", "")
+    try:
+        for page in store.iter_all():
+            counts = _apply_page(page, issuer=issuer, dry_run=dry_run)
+            summary.total += len(page)
+            summary.changed += counts["changed"]
+            summary.conflicts += counts["conflict"]
+            if progress:
+                progress(summary.total)
+    except StoreError as exc:
+        summary.errors += 1
+        summary.messages.append(str(exc))
+    summary.requests = _requests(store) - before
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _apply_page(page, *, issuer, dry_run):
+    now = timezone.now()
+    counts = {"changed": 0, "conflict": 0, "unchanged": 0, "echo": 0}
+    by_subject = {remote.subject: remote for remote in page}
+    with transaction.atomic():
+        rows = {
+            row.subject: row
+            for row in UserData.objects.select_for_update().filter(subject__in=list(by_subject))
+        }
+        new_rows, changed_rows, untouched, events = [], [], [], []
+        for subject, remote in by_subject.items():
+            row = rows.get(subject)
+            if row is None:
+                row = UserData(
+                    subject=subject,
+                    issuer=issuer,
+                    email=remote.email,
+                    data=remote.data,
+                    remote_data=remote.data,
+                    remote_version=remote.version,
+                    pulled_at=now,
+                )
+                new_rows.append(row)
+                counts["changed"] += 1
+                continue
+            was = (row.data, row.remote_version, row.registered, row.email, row.has_conflict)
+            outcome, row_events = apply_remote(row, remote, source=SyncEvent.Kind.PULL, now=now)
+            counts[outcome] += 1
+            if (row.data, row.remote_version, row.registered, row.email, row.has_conflict) != was:
+                changed_rows.append(row)
+                events.extend(row_events)
+            else:
+                untouched.append(row.pk)
+        if dry_run:
+            transaction.set_rollback(True)
+            return counts
+        UserData.objects.bulk_create(new_rows, batch_size=BATCH)
+        save_rows(changed_rows, ROW_FIELDS)
+        if untouched:
+            UserData.objects.filter(pk__in=untouched).update(pulled_at=now)
+        SyncEvent.objects.bulk_create(events, batch_size=BATCH)
+    return counts
+
+
+# --- local edits and push ---------------------------------------------------------------------
+
+
+def save_edit(user, text):
+    """Commit the user's edit of `data.userData` locally first; return the row (now pending)."""
+    limit = userdata_settings()["MAX_BYTES"]
+    if len(text.encode("utf-8")) > limit:
+        raise EditTooLarge(f"Your text is over the limit of {limit // 1024} KB; shorten it.")
+    row = mirror_for_user(user)
+    now = timezone.now()
+    with transaction.atomic():
+        row = UserData.objects.select_for_update().get(pk=row.pk)
+        if row.data.get(USER_DATA_KEY) == text and USER_DATA_KEY in row.data:
+            return row
+        row.data = {**row.data, USER_DATA_KEY: text}
+        row.pending = True
+        row.edit_seq += 1
+        row.edited_at = now
+        row.next_push_at = None
+        row.push_attempts = 0
+        row.save(
+            update_fields=[
+                "data",
+                "pending",
+                "edit_seq",
+                "edited_at",
+                "next_push_at",
+                "push_attempts",
+            ]
+        )
+    return row
+
+
+def push(row, *, verify=True):
+    """Send the row's pending edits to the IdP; return the outcome.
+
+    With `verify` it first reads the IdP's copy so a remote change made since the last sync
+    becomes a conflict instead of being overwritten.
+    """
+    row = UserData.objects.get(pk=row.pk)
+    if not row.pending:
+        return "unchanged"
+    if row.has_conflict:
+        return "conflict"
+    if not row.subject or not row.registered:
+        return "skipped"
+    store = get_store()
+    if verify and store.has_remote:
+        try:
+            remote = store.fetch(row.subject)
+        except NotRegistered as exc:
+            _record_error(row.pk, str(exc), push=True, unregistered=True)
+            return "error"
+        except StoreError as exc:
+            _record_error(row.pk, str(exc), push=True)
+            return "error"
+        outcome = apply_fetched(row.pk, remote, source=SyncEvent.Kind.PUSH)
+        if outcome == "echo":
+            return "pushed"
+        row = UserData.objects.get(pk=row.pk)
+        if not row.pending:
+            return "conflict" if outcome == "conflict" else "unchanged"
+        if row.has_conflict:
+            return "conflict"
+    _mark_sending([row])
+    try:
+        result = store.push(row.subject, row.data, base=row.remote_data)
+    except NotRegistered as exc:
+        _record_error(row.pk, str(exc), push=True, unregistered=True)
+        return "error"
+    except StoreError as exc:
+        _record_error(row.pk, str(exc), push=True)
+        return "error"
+    _record_pushes([(row.pk, row.edit_seq, row.data, result)])
+    return "pushed"
+
+
+def push_if_due(row):
+    """Push on the user's request only when edits wait and the back-off allows (no IdP call else)."""
+    if row is None or not row.pending or row.has_conflict or not row.subject:
+        return None
+    if row.next_push_at and row.next_push_at > timezone.now():
+        return None
+    return push(row)
+
+
+def _mark_sending(rows):
+    for row in rows:
+        row.pushed_data = row.data
+    save_rows(rows, ["pushed_data"])
+
+
+def _record_pushes(results):
+    """Store successful pushes: (row id, edit_seq sent, data sent, RemoteData returned)."""
+    now = timezone.now()
+    ids = [item[0] for item in results]
+    with transaction.atomic():
+        rows = UserData.objects.select_for_update().in_bulk(ids)
+        events = []
+        for row_id, seq, sent, result in results:
+            row = rows.get(row_id)
+            if row is None:
+                continue
+            newer = (
+                result.version is None
+                or row.remote_version is None
+                or result.version >= row.remote_version
+            )
+            if newer:
+                row.remote_data = result.data
+                row.remote_version = result.version
+            if row.edit_seq == seq:
+                row.pending = False
+                row.pushed_data = None
+                if newer and result.data != sent:
+                    row.data = result.data
+            row.pushed_at = now
+            row.push_attempts = 0
+            row.next_push_at = None
+            row.last_error = ""
+            events.append(_event(row, SyncEvent.Kind.PUSH, "Pushed.", version=result.version))
+        save_rows(list(rows.values()), PUSH_FIELDS)
+        SyncEvent.objects.bulk_create(events, batch_size=BATCH)
+
+
+def push_all(*, workers=None, queryset=None, dry_run=False, progress=None):
+    """Push every pending row: a bulk read per 1,000 rows to catch remote changes, then concurrent
+    PATCHes on `workers` threads (HTTP only; the database work stays on this thread, batched)."""
+    started = time.perf_counter()
+    summary = Summary("push", dry_run=dry_run)
+    workers = max(1, workers or userdata_settings()["PUSH_WORKERS"])
+    store = get_store()
+    before = _requests(store)
+    rows = (queryset if queryset is not None else UserData.objects.all()).filter(
+        pending=True, conflict_at__isnull=True, registered=True, subject__isnull=False
+    )
+    summary.conflicts = (
+        (queryset if queryset is not None else UserData.objects.all())
+        .filter(pending=True, conflict_at__isnull=False)
+        .count()
+    )
+    done = []
+    inflight = set()
+
+    def collect(futures):
+        for future in futures:
+            row_id, seq, sent, result, error = future.result()
+            if error is not None:
+                summary.errors += 1
+                if len(summary.messages) < 20:
+                    summary.messages.append(error)
+                _record_error(row_id, error, push=True)
+            else:
+                done.append((row_id, seq, sent, result))
+                summary.changed += 1
+        if len(done) >= BATCH:
+            _record_pushes(done)
+            done.clear()
+        if progress:
+            progress(summary.changed + summary.errors)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="userdata-push") as pool:
+        last_id = 0
+        while True:
+            chunk = list(rows.filter(pk__gt=last_id).order_by("pk")[:1000])
+            if not chunk:
+                break
+            last_id = chunk[-1].pk
+            ready = _verify_chunk(store, chunk, summary, dry_run=dry_run)
+            summary.total += len(ready)
+            if dry_run:
+                continue
+            _mark_sending(ready)
+            for row in ready:
+                while len(inflight) >= workers * 2:
+                    finished, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+                    collect(finished)
+                inflight.add(
+                    pool.submit(
+                        _send, store, row.pk, row.subject, row.edit_seq, row.data, row.remote_data
+                    )
+                )
+        while inflight:
+            finished, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+            collect(finished)
+    if done:
+        _record_pushes(done)
+    summary.requests = _requests(store) - before
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _send(store, row_id, subject, seq, data, base):
+    """Runs on a worker thread: one push, no database access."""
+    try:
+        return row_id, seq, data, store.push(subject, data, base=base), None
+    except StoreError as exc:
+        return row_id, seq, data, None, str(exc)
+
+
+def _verify_chunk(store, chunk, summary, *, dry_run):
+    """Read the IdP's copies of a chunk in one bulk call; return the rows still safe to push."""
+    if not store.has_remote:
+        return chunk
+    try:
+        remotes = store.fetch_many([row.subject for row in chunk])
+    except StoreError as exc:
+        summary.errors += len(chunk)
+        summary.messages.append(str(exc))
+        if not dry_run:
+            for row in chunk:
+                _record_error(row.pk, str(exc), push=True)
+        return []
+    ready = []
+    with transaction.atomic():
+        locked = UserData.objects.select_for_update().in_bulk([row.pk for row in chunk])
+        changed, events, missing = [], [], []
+        for row in chunk:
+            current = locked.get(row.pk)
+            if current is None:
+                continue
+            remote = remotes.get(current.subject)
+            if remote is None:
+                missing.append(current)
+                continue
+            outcome, row_events = apply_remote(current, remote, source=SyncEvent.Kind.PUSH)
+            if outcome in ("conflict", "echo") or current.remote_version != row.remote_version:
+                changed.append(current)
+                events.extend(row_events)
+            if outcome == "conflict":
+                summary.conflicts += 1
+            if current.pending and not current.has_conflict:
+                ready.append(current)
+        if dry_run:
+            transaction.set_rollback(True)
+        else:
+            save_rows(changed, ROW_FIELDS)
+            SyncEvent.objects.bulk_create(events, batch_size=BATCH)
+    for row in missing:
+        summary.errors += 1
+        if not dry_run:
+            _record_error(row.pk, "The IdP no longer has this registration.", unregistered=True)
+    return ready
+
+
+# --- conflicts and deletions ------------------------------------------------------------------
+
+
+def resolve_conflict(row, keep, *, actor=""):
+    """A staff decision: keep the local edit ("local", then pushed) or take the IdP's ("remote")."""
+    if keep not in ("local", "remote"):
+        raise ValueError("keep must be 'local' or 'remote'")
+    with transaction.atomic():
+        row = UserData.objects.select_for_update().get(pk=row.pk)
+        if not row.has_conflict:
+            return row
+        detail = {"local": row.data, "remote": row.conflict_remote_data, "by": actor}
+        if keep == "local":
+            row.remote_data = row.conflict_remote_data
+            row.remote_version = row.conflict_remote_version
+            row.next_push_at = None
+            message = "Kept the local edit; it will be pushed."
+        else:
+            row.data = row.conflict_remote_data
+            row.remote_data = row.conflict_remote_data
+            row.remote_version = row.conflict_remote_version
+            row.pending = False
+            row.pushed_data = None
+            message = "Took the IdP's data; the local edit is in this event's detail."
+        version = row.conflict_remote_version
+        _clear_conflict(row)
+        row.save(update_fields=ROW_FIELDS)
+        SyncEvent.objects.create(
+            userdata=row,
+            kind=SyncEvent.Kind.RESOLVE,
+            message=message,
+            remote_version=version,
+            detail=detail,
+        )
+    if keep == "local":
+        push(row, verify=False)
+    return UserData.objects.get(pk=row.pk)
+
+
+def apply_remote_deleted(subject, *, what):
+    """The IdP deleted the registration or the user: keep the row and its history, stop syncing."""
+    with transaction.atomic():
+        row = UserData.objects.select_for_update().filter(subject=subject).first()
+        if row is None:
+            return "unchanged"
+        detail = {"local": row.data, "pending": row.pending}
+        row.registered = False
+        row.remote_data = {}
+        row.remote_version = None
+        row.pending = False
+        row.pushed_data = None
+        row.data = {}
+        _clear_conflict(row)
+        row.save(update_fields=ROW_FIELDS)
+        SyncEvent.objects.create(
+            userdata=row, kind=SyncEvent.Kind.WEBHOOK, message=what, detail=detail
+        )
+    return "changed"
+
+
+def apply_webhook_data(subject, remote, *, issuer=""):
+    """A registration created or updated at the IdP: fold it in (creating the row if new)."""
+    row = UserData.objects.filter(subject=subject).only("pk").first()
+    if row is None:
+        try:
+            with transaction.atomic():
+                UserData.objects.create(
+                    subject=subject,
+                    issuer=issuer,
+                    email=remote.email,
+                    data=remote.data,
+                    remote_data=remote.data,
+                    remote_version=remote.version,
+                    pulled_at=timezone.now(),
+                )
+            return "changed"
+        except IntegrityError:
+            row = UserData.objects.get(subject=subject)
+    return apply_fetched(row.pk, remote, source=SyncEvent.Kind.WEBHOOK)
+
+
+def _requests(store):
+    http = getattr(store, "http", None)
+    return getattr(http, "requests_made", 0)
