@@ -119,7 +119,9 @@ class DevIdp:
         page = browser.get(f"{self.url}/oauth2/authorize?{query}", timeout=10)
         parser = _FormParser()
         parser.feed(page.text)
-        form = next(f for f in parser.forms if any(i.get("type") == "password" for i in f["inputs"]))
+        form = next(
+            f for f in parser.forms if any(i.get("type") == "password" for i in f["inputs"])
+        )
         fields = {}
         for attrs in form["inputs"]:
             kind, name = (attrs.get("type") or "text").lower(), attrs["name"]
@@ -130,7 +132,10 @@ class DevIdp:
             elif kind in ("hidden", "text", "email"):
                 fields.setdefault(name, attrs.get("value", ""))
         response = browser.post(
-            urljoin(page.url, form["action"] or page.url), data=fields, allow_redirects=False, timeout=10
+            urljoin(page.url, form["action"] or page.url),
+            data=fields,
+            allow_redirects=False,
+            timeout=10,
         )
         for _ in range(10):
             location = response.headers.get("Location", "")
@@ -138,7 +143,9 @@ class DevIdp:
                 break
             if not location:
                 raise RuntimeError(f"sign-in did not redirect (status {response.status_code})")
-            response = browser.get(urljoin(response.url, location), allow_redirects=False, timeout=10)
+            response = browser.get(
+                urljoin(response.url, location), allow_redirects=False, timeout=10
+            )
         code = parse_qs(urlsplit(location).query)["code"][0]
         tokens = requests.post(
             f"{self.url}/oauth2/token",
@@ -278,7 +285,9 @@ def main(argv=None):
     )
     for name, rate in (("API path", verify_rate), ("decode_jwt", decode_rate)):
         verdict = "met" if rate >= TARGET else "NOT met"
-        print(f"Target >= {TARGET:,} verifications/s on one core, {name}: {verdict} ({rate:,.0f}/s).")
+        print(
+            f"Target >= {TARGET:,} verifications/s on one core, {name}: {verdict} ({rate:,.0f}/s)."
+        )
     return 0 if verify_rate >= TARGET else 1
 
 

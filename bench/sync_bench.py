@@ -85,10 +85,7 @@ def run_phase(url, action, workers, trace):
     if trace:
         tracemalloc.start()
     started = time.perf_counter()
-    if action == "pull":
-        summary = sync.pull_all()
-    else:
-        summary = sync.push_all(workers=workers)
+    summary = sync.pull_all() if action == "pull" else sync.push_all(workers=workers)
     wall = time.perf_counter() - started
     peak = 0
     if trace:
@@ -162,7 +159,9 @@ def main():
     small = [r for r in results if r["users"] == min(sizes)]
     pull = next(r for r in big if r["action"] == "pull")
     push = next(r for r in big if r["action"] == "push")
-    growth = max(b["peak_mem_mb"] / max(s["peak_mem_mb"], 0.01) for b, s in zip(big, small, strict=True))
+    growth = max(
+        b["peak_mem_mb"] / max(s["peak_mem_mb"], 0.01) for b, s in zip(big, small, strict=True)
+    )
     checks = [
         (f"pull {pull['users']} in <= 25 requests", pull["requests"] <= 25),
         (f"pull {pull['users']} under 5 s", pull["wall_s"] < 5),

@@ -204,6 +204,13 @@ USERDATA = {
     "CONFLICT_POLICY": env.str("USERDATA_CONFLICT_POLICY", default="manual"),
     "MAX_BYTES": env.int("USERDATA_MAX_BYTES", default=64 * 1024),
     "HTTP_TIMEOUT": env.float("USERDATA_HTTP_TIMEOUT", default=5.0),
+    "CONNECT_TIMEOUT": env.float("USERDATA_CONNECT_TIMEOUT", default=2.0),
+    "RETRIES": env.int("USERDATA_RETRIES", default=2),
+    "RETRY_AFTER_MAX": env.float("USERDATA_RETRY_AFTER_MAX", default=30.0),
+    "FRESH_SECONDS": env.int("USERDATA_FRESH_SECONDS", default=300),
+    "PUSH_WORKERS": env.int("USERDATA_PUSH_WORKERS", default=8),
+    "PUSH_BACKOFF_MAX": env.int("USERDATA_PUSH_BACKOFF_MAX", default=300),
+    "SEARCH_PAGE_SIZE": env.int("USERDATA_SEARCH_PAGE_SIZE", default=500),
     "FUSIONAUTH": {
         "API_URL": _setting("FUSIONAUTH_API_URL", demo=_DEMO.get("issuer"), required=_FA).rstrip(
             "/"

@@ -49,7 +49,9 @@ def parse_total(text):
         raise InvalidAmount('The "total" parameter is required, for example total=3.24.')
     text = text.strip()
     if len(text) > MAX_INPUT_LENGTH:
-        raise InvalidAmount(f'The "total" parameter is too long (at most {MAX_INPUT_LENGTH} characters).')
+        raise InvalidAmount(
+            f'The "total" parameter is too long (at most {MAX_INPUT_LENGTH} characters).'
+        )
     if not _AMOUNT_RE.fullmatch(text):
         raise InvalidAmount(
             'The "total" parameter must be an amount in dollars written with digits, like 3.24.'

@@ -39,7 +39,10 @@ class UserAdmin(BaseUserAdmin):
     readonly_fields = ("id", "insert_instant", "last_update_instant", "last_login")
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
-        ("Profile", {"fields": ("first_name", "last_name", "username", "birth_date", "data", "verified")}),
+        (
+            "Profile",
+            {"fields": ("first_name", "last_name", "username", "birth_date", "data", "verified")},
+        ),
         ("Admin", {"fields": ("is_active", "is_staff", "is_superuser")}),
         ("Instants", {"fields": ("insert_instant", "last_update_instant", "last_login")}),
     )
@@ -53,8 +56,18 @@ class RegistrationAdmin(admin.ModelAdmin):
     list_select_related = ("user", "application")
     search_fields = ("user__email",)
     readonly_fields = ("id", "insert_instant", "last_update_instant", "last_login_instant")
-    fields = ("id", "user", "application", "roles", "data", "username", "timezone",
-              "insert_instant", "last_update_instant", "last_login_instant")
+    fields = (
+        "id",
+        "user",
+        "application",
+        "roles",
+        "data",
+        "username",
+        "timezone",
+        "insert_instant",
+        "last_update_instant",
+        "last_login_instant",
+    )
 
     def save_model(self, request, obj, form, change):
         """Save through the service so the user.registration.* webhook fires, as in FusionAuth."""

@@ -20,7 +20,9 @@ def jwt_setting(application, name, default):
 def access_token_ttl(application):
     """jwtConfiguration.timeToLiveInSeconds (FusionAuth's default is an hour)."""
     try:
-        return max(1, int(jwt_setting(application, "timeToLiveInSeconds", DEFAULT_ACCESS_TOKEN_TTL)))
+        return max(
+            1, int(jwt_setting(application, "timeToLiveInSeconds", DEFAULT_ACCESS_TOKEN_TTL))
+        )
     except (TypeError, ValueError):
         return DEFAULT_ACCESS_TOKEN_TTL
 

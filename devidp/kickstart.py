@@ -62,7 +62,9 @@ def variables_of(document):
     variables = {"FUSIONAUTH_APPLICATION_ID": FUSIONAUTH_APPLICATION_ID}
     for name, raw in document.get("variables", {}).items():
         variables[name] = substitute(raw, variables)
-    variables.setdefault("FUSIONAUTH_TENANT_ID", variables.get("defaultTenantId", str(uuid.uuid4())))
+    variables.setdefault(
+        "FUSIONAUTH_TENANT_ID", variables.get("defaultTenantId", str(uuid.uuid4()))
+    )
     return variables
 
 
@@ -130,7 +132,9 @@ def _dispatch(factory, key, number, spec, log):
     response = match.func(request, *match.args, **match.kwargs)
     if response.status_code >= 300:
         detail = response.content.decode(errors="replace")[:500]
-        raise KickstartError(f"Request {number} ({method} {path}) failed: {response.status_code} {detail}")
+        raise KickstartError(
+            f"Request {number} ({method} {path}) failed: {response.status_code} {detail}"
+        )
 
 
 def _grant_admin_site_access():

@@ -97,8 +97,10 @@ def _query_string_filter(text):
             query |= field_q
         return query
     if term.startswith("*") or term.endswith("*"):
-        lookup = "icontains" if term.startswith("*") and term.endswith("*") else (
-            "istartswith" if term.endswith("*") else "iendswith"
+        lookup = (
+            "icontains"
+            if term.startswith("*") and term.endswith("*")
+            else ("istartswith" if term.endswith("*") else "iendswith")
         )
         query = Q()
         for field in fields:
@@ -113,9 +115,11 @@ def _query_string_filter(text):
 def _response(users, total, expand):
     registrations = {}
     if "registrations" in expand and users:
-        for registration in Registration.objects.filter(user__in=users).select_related(
-            "application"
-        ).order_by("insert_instant"):
+        for registration in (
+            Registration.objects.filter(user__in=users)
+            .select_related("application")
+            .order_by("insert_instant")
+        ):
             registrations.setdefault(registration.user_id, []).append(registration)
     body = {
         "total": total,
@@ -190,14 +194,14 @@ def _equal(actual, expected):
 
 
 def _field_and_value(clause):
-    (field, value), = clause.items()
+    ((field, value),) = clause.items()
     if isinstance(value, dict):
         value = value.get("value", value.get("query"))
     return field, value
 
 
 def _matches(query, document):
-    (kind, clause), = query.items()
+    ((kind, clause),) = query.items()
     if kind == "match_all":
         return True
     if kind == "bool":
@@ -222,13 +226,15 @@ def _matches(query, document):
         field, value = _field_and_value(clause)
         return any(_equal(v, value) for v in _values(document, field))
     if kind == "terms":
-        (field, values), = clause.items()
+        ((field, values),) = clause.items()
         return any(_equal(v, e) for v in _values(document, field) for e in values)
     if kind == "exists":
         return bool(_values(document, clause["field"]))
     if kind == "wildcard":
         field, value = _field_and_value(clause)
-        return any(fnmatch.fnmatch(str(v).lower(), str(value).lower()) for v in _values(document, field))
+        return any(
+            fnmatch.fnmatch(str(v).lower(), str(value).lower()) for v in _values(document, field)
+        )
     if kind == "query_string":
         text = clause.get("query", "*")
         if text.strip() == "*":
@@ -239,7 +245,14 @@ def _matches(query, document):
             for key in ("email", "firstName", "lastName", "username", "fullName")
             for v in _values(document, key)
         )
-    raise ApiError(400, {"generalErrors": [{"code": "[InvalidQuery]", "message": f"Unsupported query type {kind}."}]})
+    raise ApiError(
+        400,
+        {
+            "generalErrors": [
+                {"code": "[InvalidQuery]", "message": f"Unsupported query type {kind}."}
+            ]
+        },
+    )
 
 
 def _prefix(path, item):

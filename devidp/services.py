@@ -18,6 +18,7 @@ from devidp.serializers import registration_json, user_json
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 REGISTRATION_FIELDS = {
     "data": "data",
     "roles": "roles",
@@ -100,24 +101,32 @@ def get_registration(user_id, application_id, lock=False):
     queryset = Registration.objects.select_related("user", "application")
     if lock:
         queryset = queryset.select_for_update()
-    return queryset.filter(user_id=user_pk, application__client_id=str(application_id).lower()).first()
+    return queryset.filter(
+        user_id=user_pk, application__client_id=str(application_id).lower()
+    ).first()
 
 
 def _application_id_from(body_registration, application_id):
     app_id = application_id or (body_registration or {}).get("applicationId")
     if not app_id:
-        raise field_error("registration.applicationId", "blank", "registration.applicationId is required.")
+        raise field_error(
+            "registration.applicationId", "blank", "registration.applicationId is required."
+        )
     return str(app_id).lower()
 
 
 def _check_roles(application, roles):
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise field_error("registration.roles", "invalid", "registration.roles must be a list of names.")
+        raise field_error(
+            "registration.roles", "invalid", "registration.roles must be a list of names."
+        )
     known = {role.get("name") for role in application.roles}
     unknown = sorted(set(roles) - known)
     if unknown:
         raise field_error(
-            "registration.roles", "invalid", f"Unknown roles for this application: {', '.join(unknown)}."
+            "registration.roles",
+            "invalid",
+            f"Unknown roles for this application: {', '.join(unknown)}.",
         )
     return sorted(set(roles))
 
@@ -129,7 +138,9 @@ def _apply_registration_fields(registration, values):
         value = values[name]
         if name == "data":
             if not isinstance(value, dict):
-                raise field_error("registration.data", "invalid", "registration.data must be an object.")
+                raise field_error(
+                    "registration.data", "invalid", "registration.data must be an object."
+                )
             value = {k: v for k, v in value.items() if v is not None}
         elif name == "roles":
             value = _check_roles(registration.application, value or [])
@@ -215,6 +226,8 @@ def create_user(user_id, user_body, tenant, request=None):
 @transaction.atomic
 def update_registration(user_id, application_id, body, mode=None, request=None):
     """PUT (``mode`` None: replace) or PATCH (``mode``: content type) of one registration."""
+    if mode == JSON_PATCH:
+        return _json_patch_registration(user_id, application_id, body, request)
     body_registration = body.get("registration")
     if not isinstance(body_registration, dict):
         raise field_error("registration", "blank", "registration is required.")
@@ -232,14 +245,36 @@ def update_registration(user_id, application_id, body, mode=None, request=None):
         values = merge(current, body_registration, mode)
         for name in REGISTRATION_FIELDS:
             if name in body_registration and body_registration[name] is None:
-                values[name] = [] if name in ("roles", "preferredLanguages") else (
-                    {} if name == "data" else ""
+                values[name] = (
+                    []
+                    if name in ("roles", "preferredLanguages")
+                    else ({} if name == "data" else "")
                 )
     _apply_registration_fields(registration, values)
     registration.touch()
     registration.save()
     _registration_event("user.registration.update", registration, original, request)
     return _registration_response(registration)
+
+
+def _json_patch_registration(user_id, application_id, operations, request):
+    """RFC 6902: the operations address the request shape, e.g. /registration/data/userData."""
+    from devidp import jsonpatch
+
+    if not application_id:
+        raise field_error(
+            "applicationId", "blank", "JSON Patch needs the applicationId in the URL."
+        )
+    registration = get_registration(user_id, application_id, lock=True)
+    if registration is None:
+        raise ApiError(404)
+    current = registration_json(registration)
+    document = {"registration": {name: current.get(name) for name in REGISTRATION_FIELDS}}
+    patched = jsonpatch.apply(document, operations).get("registration")
+    if not isinstance(patched, dict):
+        raise general_error("[InvalidJSONPatch]", "The patch removed the registration.")
+    patched["applicationId"] = registration.application.client_id
+    return update_registration(user_id, application_id, {"registration": patched}, None, request)
 
 
 @transaction.atomic
@@ -302,7 +337,11 @@ def save_tenant(tenant_id, body, mode=None, create=False):
     if tenant is None:
         if not create:
             raise ApiError(404)
-        tenant = Tenant(id=tenant_id, name=values.get("name") or "Default", config=copy.deepcopy(DEFAULT_TENANT_CONFIG))
+        tenant = Tenant(
+            id=tenant_id,
+            name=values.get("name") or "Default",
+            config=copy.deepcopy(DEFAULT_TENANT_CONFIG),
+        )
     elif create:
         raise field_error("tenantId", "duplicate", "A tenant with that id already exists.")
     config = _merged(tenant.config, {k: v for k, v in values.items() if k != "name"}, mode)
@@ -360,7 +399,9 @@ def save_application(application_id, body, mode=None, create=False, tenant_id=No
             raise field_error("application.tenantId", "invalid", "No such tenant.")
         application = Application(client_id=application_id, tenant=tenant, config={})
     elif create:
-        raise field_error("applicationId", "duplicate", "An application with that id already exists.")
+        raise field_error(
+            "applicationId", "duplicate", "An application with that id already exists."
+        )
     fields = {k: v for k, v in values.items() if k not in ("id", "name", "roles", "tenantId")}
     application.config = _merged(application.config, fields, mode)
     if mode is None and application.pk:
@@ -420,14 +461,18 @@ def make_key(key_id, body, imported=False):
     if algorithm.startswith("HS"):
         secret = values.get("secret") if imported else None
         if imported and not secret:
-            raise field_error("key.secret", "blank", "key.secret is required to import an HMAC key.")
+            raise field_error(
+                "key.secret", "blank", "key.secret is required to import an HMAC key."
+            )
         return keys.create_hmac(key_id, name, algorithm, secret)
     if algorithm == Key.RS256 and not imported:
         length = int(values.get("length") or 2048)
         if length not in (2048, 3072, 4096):
             raise field_error("key.length", "invalid", "key.length must be 2048, 3072 or 4096.")
         return keys.generate_rsa(key_id, name, length)
-    raise field_error("key.algorithm", "invalid", "Supported: generate RS256, generate/import HS256.")
+    raise field_error(
+        "key.algorithm", "invalid", "Supported: generate RS256, generate/import HS256."
+    )
 
 
 @transaction.atomic

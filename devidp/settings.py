@@ -20,7 +20,9 @@ REPO_DIR = BASE_DIR.parent
 DEVIDP_URL = os.environ.get("DEVIDP_URL", "http://127.0.0.1:9011").rstrip("/")
 DEVIDP = {
     "URL": DEVIDP_URL,
-    "KICKSTART_FILE": os.environ.get("DEVIDP_KICKSTART", str(REPO_DIR / "kickstart" / "kickstart.json")),
+    "KICKSTART_FILE": os.environ.get(
+        "DEVIDP_KICKSTART", str(REPO_DIR / "kickstart" / "kickstart.json")
+    ),
     "ACCESS_TOKEN_TTL": os.environ.get("DEVIDP_ACCESS_TOKEN_TTL", ""),
     "REFRESH_POLICY": os.environ.get("DEVIDP_REFRESH_POLICY", ""),
     "WEBHOOK_RETRIES": 3,
@@ -34,6 +36,7 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver", urlsplit(DEVID
 ALLOWED_HOSTS += [h for h in os.environ.get("DEVIDP_ALLOWED_HOSTS", "").split(",") if h]
 
 INSTALLED_APPS = [
+    "devidp.apps.DevIdpConfig",  # first, so its runserver (port 9011, banner) wins
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -41,7 +44,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "oauth2_provider",
-    "devidp.apps.DevIdpConfig",
 ]
 
 MIDDLEWARE = [
@@ -154,7 +156,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s devidp %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact": {"()": "devidp.logs.RedactSecrets"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DEVIDP_LOG_LEVEL", "WARNING")},
-    "loggers": {"devidp": {"level": os.environ.get("DEVIDP_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "devidp": {"level": os.environ.get("DEVIDP_LOG_LEVEL", "INFO")},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

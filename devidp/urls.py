@@ -20,7 +20,7 @@ urlpatterns = [
     path("api/user/registration", api.registration),
     re_path(r"^api/user/registration/(?P<user_id>[^/]+)$", api.registration),
     re_path(
-        rf"^api/user/registration/(?P<user_id>[^/]+)/(?P<application_id>[^/]+)$", api.registration
+        r"^api/user/registration/(?P<user_id>[^/]+)/(?P<application_id>[^/]+)$", api.registration
     ),
     path("api/user/search", api.user_search),
     path("api/user", api.user),

@@ -51,7 +51,10 @@ class Delivery:
         for attempt in range(retries + 1):
             try:
                 response = requests.post(
-                    self.url, data=self.body, headers=self.headers, auth=self.auth,
+                    self.url,
+                    data=self.body,
+                    headers=self.headers,
+                    auth=self.auth,
                     timeout=self.timeout,
                 )
                 if 200 <= response.status_code < 300:
@@ -69,7 +72,10 @@ def signature(body, key):
     digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
     secret = key.secret if key.is_hmac else key.secret.encode()
     return jwt.encode(
-        {"request_body_sha256": digest}, secret, algorithm=key.algorithm, headers={"kid": str(key.id)}
+        {"request_body_sha256": digest},
+        secret,
+        algorithm=key.algorithm,
+        headers={"kid": str(key.id)},
     )
 
 

@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import SuspiciousOperation
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
@@ -93,6 +94,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
             return None
         return super().authenticate(request, **kwargs)
 
+    @sensitive_variables()
     def get_token(self, payload):
         """Exchange the code with client_secret_basic or client_secret_post (ours, with timeouts)."""
         payload = {k: v for k, v in payload.items() if k not in ("client_id", "client_secret")}
@@ -102,6 +104,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
         self.token_response = response
         return response
 
+    @sensitive_variables()
     def verify_token(self, token, **kwargs):
         """Full ID token validation: signature, alg allowlist, iss, aud, azp, exp, iat, nonce."""
         nonce = kwargs.get("nonce")
@@ -117,6 +120,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
     def store_tokens(self, access_token, id_token):
         """Tokens are stored by the callback view after the session key is cycled, not here."""
 
+    @sensitive_variables()
     def access_token_claims(self, access_token):
         """Roles live in the access token (FusionAuth); verify it like an ID token when it is a JWT."""
         if isinstance(access_token, str) and access_token.count(".") == 2:
@@ -125,6 +129,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
             )
         return None
 
+    @sensitive_variables()
     def get_userinfo(self, access_token, id_token, payload):
         """The verified ID token claims, plus the roles from the access token or userinfo."""
         access_claims = self.access_token_claims(access_token)
@@ -146,6 +151,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
         )
         return claims
 
+    @sensitive_variables()
     def fetch_userinfo(self, access_token):
         endpoint = get_provider().userinfo_endpoint
         if not endpoint:

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
+from django.core import checks
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -27,6 +28,7 @@ __all__ = [
     "UnsafePath",
     "UserApiClient",
     "build_url",
+    "check_upstreams",
     "get_upstreams",
     "upstream_client",
 ]
@@ -102,10 +104,56 @@ class BearerAuth(requests.auth.AuthBase):
         return "BearerAuth(<redacted>)"
 
 
+_UPSTREAM_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def upstream_problem(name, url):
+    """Why an UPSTREAMS entry cannot be used (None when it can): names are one URL segment, and a
+    base URL is absolute http(s) with no query, fragment or credentials."""
+    if not isinstance(name, str) or not _UPSTREAM_NAME_RE.fullmatch(name):
+        return "has a name that is not letters, digits, '-' or '_'"
+    parts = urlsplit(str(url or ""))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an absolute http(s) URL"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return "must not contain a query, fragment or credentials"
+    return None
+
+
 def get_upstreams():
-    """The allowlist: {name: base URL without a trailing slash}."""
+    """The allowlist: {name: base URL without a trailing slash}; unusable entries are left out."""
     upstreams = bff_settings.UPSTREAMS or {}
-    return {str(name): str(url).rstrip("/") for name, url in upstreams.items() if url}
+    return {
+        name: str(url).rstrip("/")
+        for name, url in upstreams.items()
+        if upstream_problem(name, url) is None
+    }
+
+
+def check_upstreams(app_configs=None, **kwargs):
+    """System check: every UPSTREAMS entry is usable; tokens go to remote hosts only over HTTPS."""
+    messages = []
+    for name, url in (bff_settings.UPSTREAMS or {}).items():
+        problem = upstream_problem(name, url)
+        if problem:
+            messages.append(
+                checks.Error(
+                    f"The upstream {name!r} in BFF_UPSTREAMS {problem}; the proxy cannot use it.",
+                    hint="Write BFF_UPSTREAMS as name=https://api.example.com/base,other=...",
+                    id="oauthbff.E201",
+                )
+            )
+        elif urlsplit(url).scheme == "http" and urlsplit(url).hostname not in LOOPBACK_HOSTS:
+            messages.append(
+                checks.Warning(
+                    f"The upstream {name!r} is plain http: users' access tokens would cross the "
+                    "network unencrypted.",
+                    hint="Use an https:// base URL.",
+                    id="oauthbff.W201",
+                )
+            )
+    return messages
 
 
 def check_path(path):

@@ -8,6 +8,7 @@ from django.contrib import auth
 from django.core.cache import cache
 from django.db.models import Q
 from django.shortcuts import resolve_url
+from django.views.decorators.debug import sensitive_variables
 
 from oauthbff.conf import bff_settings
 from oauthbff.models import OIDCSession
@@ -24,6 +25,7 @@ def post_logout_redirect_uri(request):
     return request.build_absolute_uri(resolve_url(bff_settings.POST_LOGOUT_REDIRECT_URL or "/"))
 
 
+@sensitive_variables()
 def end_session_url(request, id_token):
     """The provider's end_session_endpoint with id_token_hint, post_logout_redirect_uri and state."""
     try:
@@ -43,6 +45,7 @@ def end_session_url(request, id_token):
     return f"{endpoint}{separator}{urlencode(params)}"
 
 
+@sensitive_variables()
 def sign_out(request):
     """Revoke, end the local session and return where the browser goes next."""
     row = current_session(request)
@@ -66,6 +69,7 @@ def end_other_sessions(request):
     return end_sessions(others, "ended_by_user")
 
 
+@sensitive_variables()
 def backchannel_logout(logout_token):
     """Validate a Back-Channel Logout 1.0 logout token (§2.6) and end the matching sessions."""
     provider = get_provider()

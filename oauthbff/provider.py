@@ -14,6 +14,7 @@ import time
 import jwt
 import requests
 from django.core.cache import cache
+from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -179,6 +180,7 @@ class Provider:
             raise InvalidToken("The provider's signing key is unusable.") from exc
 
     # --- verification --------------------------------------------------------------------------
+    @sensitive_variables()
     def decode_jwt(
         self,
         token,
@@ -263,3 +265,13 @@ def reset_providers():
     """Forget in-memory metadata and keys (settings changed, or a test wants a cold start)."""
     with _providers_lock:
         _providers.clear()
+
+
+def clear_cache():
+    """Forget discovery and keys everywhere (memory and Django's cache) for the configured issuer."""
+    issuer = bff_settings.ISSUER
+    if issuer:
+        cache.delete_many(
+            [_cache_key(kind, issuer) for kind in ("discovery", "jwks", "jwks-refetch")]
+        )
+    reset_providers()

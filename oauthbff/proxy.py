@@ -137,7 +137,10 @@ def proxy_view(request, name, path=""):
         return json_error(404, "not_found", "There is no such API.")
     if request.method not in ALLOWED_METHODS:
         return json_error(
-            405, "method_not_allowed", "This method is not allowed.", Allow=", ".join(sorted(ALLOWED_METHODS))
+            405,
+            "method_not_allowed",
+            "This method is not allowed.",
+            Allow=", ".join(sorted(ALLOWED_METHODS)),
         )
     reason = anti_forgery_failure(request)
     if reason:
@@ -203,5 +206,7 @@ def proxy_view(request, name, path=""):
         del response["Content-Type"]
         for header, value in forwarded_response_headers(upstream).items():
             response[header] = value
+        if not response.has_header("Cache-Control"):
+            # An answer made with one user's token is theirs: never for a shared cache.
+            response["Cache-Control"] = "private"
         return response
-

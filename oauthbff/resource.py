@@ -187,12 +187,14 @@ def decode_access_token(token, *, audience, leeway=None):
     algorithm = _ALGORITHMS[alg]
     signing_input = f"{parts[0]}.{parts[1]}".encode()
     signature = _b64decode(parts[2])
-    if not algorithm.verify(signing_input, key, signature):
-        # A memoized key may have been replaced under the same kid: ask the provider once more.
-        if not memoized or not algorithm.verify(
+    # A memoized key may have been replaced under the same kid: on failure, ask the provider again.
+    if not algorithm.verify(signing_input, key, signature) and (
+        not memoized
+        or not algorithm.verify(
             signing_input, _signing_key(provider, kid, alg, fresh=True)[0], signature
-        ):
-            raise InvalidToken("The token's signature is invalid.")
+        )
+    ):
+        raise InvalidToken("The token's signature is invalid.")
 
     claims = _json_segment(parts[1], "payload")
     for name in ("exp", "iat", "iss", "sub"):
@@ -357,7 +359,9 @@ def error_response(exc):
     if exc.status == 401:
         params = [f"realm={_quote(REALM)}"]
         if not isinstance(exc, MissingToken):
-            code = exc.error if exc.error in ("invalid_request", "invalid_token") else "invalid_token"
+            code = (
+                exc.error if exc.error in ("invalid_request", "invalid_token") else "invalid_token"
+            )
             params += [f"error={_quote(code)}", f"error_description={_quote(exc.description)}"]
         response["WWW-Authenticate"] = "Bearer " + ", ".join(params)
     elif exc.status == 403:
@@ -431,7 +435,9 @@ class TokenRequiredMixin:
         return csrf_exempt(super().as_view(**initkwargs))
 
     def dispatch(self, request, *args, **kwargs):
-        roles = (self.required_roles,) if isinstance(self.required_roles, str) else self.required_roles
+        roles = (
+            (self.required_roles,) if isinstance(self.required_roles, str) else self.required_roles
+        )
         try:
             request.principal = check_request(
                 request, frozenset(roles), allow_session=self.allow_session

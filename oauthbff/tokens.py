@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from requests.auth import HTTPBasicAuth
 
 from oauthbff.conf import bff_settings
@@ -91,10 +92,12 @@ def reset_fernet():
         _fernet = None
 
 
+@sensitive_variables()
 def encrypt(value):
     return get_fernet().encrypt(value.encode()).decode() if value else ""
 
 
+@sensitive_variables()
 def decrypt(value):
     if not value:
         return ""
@@ -106,6 +109,7 @@ def decrypt(value):
 
 
 # --- the token endpoint --------------------------------------------------------------------------
+@sensitive_variables()
 def token_request(data):
     """POST to the token endpoint with client authentication; returns the JSON token response."""
     provider = get_provider()
@@ -179,6 +183,7 @@ SAFE_CLAIMS = (
 )
 
 
+@sensitive_variables()
 def start_session(request, user, token_response, claims, access_claims):
     """Index the freshly signed-in session and store its tokens (called after ``auth.login``)."""
     if request.session.session_key is None:
@@ -283,6 +288,7 @@ def refresh_tokens(row, *, request=None, force=False):
                 break
 
 
+@sensitive_variables()
 def _refresh_locked(row, request):
     refresh_token = decrypt(row.refresh_token)
     if not refresh_token:
@@ -341,6 +347,7 @@ def _refresh_locked(row, request):
     return fresh
 
 
+@sensitive_variables()
 def get_access_token(request, *, force=False):
     """The session's current access token, refreshed (single-flight) when close to expiry.
 
@@ -364,6 +371,7 @@ def get_access_token(request, *, force=False):
     return token
 
 
+@sensitive_variables()
 def get_id_token(row):
     return decrypt(row.id_token)
 
@@ -400,6 +408,7 @@ def end_sessions(queryset, reason):
     return sum(end_session(row, reason) for row in queryset.active().select_related("user"))
 
 
+@sensitive_variables()
 def revoke_refresh_token(row):
     """Revoke the row's refresh token at the provider (RFC 7009) when it has a revocation endpoint."""
     refresh_token = decrypt(row.refresh_token)

@@ -13,6 +13,7 @@ from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import View
 from mozilla_django_oidc.views import (
@@ -274,6 +275,7 @@ def refresh_view(request):
 @csrf_exempt
 @never_cache
 @require_POST
+@sensitive_post_parameters("logout_token")
 def backchannel_logout_view(request):
     """OpenID Connect Back-Channel Logout 1.0 (§2.5, §2.8): 200 on success, 400 on a bad token."""
     token = request.POST.get("logout_token", "")

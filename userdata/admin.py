@@ -124,9 +124,6 @@ class UserDataAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_staff
-
     @admin.display(description="e-mail", ordering="email")
     def display_email(self, obj):
         return obj.email or (obj.user.email if obj.user else "") or obj.subject or "—"
@@ -151,19 +148,19 @@ class UserDataAdmin(admin.ModelAdmin):
     def pretty_conflict_remote_data(self, obj):
         return _pretty(obj.conflict_remote_data) if obj.has_conflict else "—"
 
-    @admin.action(description="Pull now from the IdP")
+    @admin.action(description="Pull now from the IdP", permissions=["change"])
     def pull_now(self, request, queryset):
         self._report(request, "Pulled", [sync.pull(row) for row in queryset])
 
-    @admin.action(description="Push now to the IdP")
+    @admin.action(description="Push now to the IdP", permissions=["change"])
     def push_now(self, request, queryset):
         self._report(request, "Pushed", [sync.push(row) for row in queryset])
 
-    @admin.action(description="Resolve conflict: keep the local edit")
+    @admin.action(description="Resolve conflict: keep the local edit", permissions=["change"])
     def keep_local(self, request, queryset):
         self._resolve(request, queryset, "local")
 
-    @admin.action(description="Resolve conflict: take the IdP's data")
+    @admin.action(description="Resolve conflict: take the IdP's data", permissions=["change"])
     def take_remote(self, request, queryset):
         self._resolve(request, queryset, "remote")
 

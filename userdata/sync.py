@@ -93,20 +93,32 @@ def save_rows(rows, fields):
 
     Much cheaper than QuerySet.bulk_update's CASE expressions, which dominate a 10,000-row push.
     """
-    rows = [row for row in rows if row.pk is not None]
-    if not rows:
-        return
+    update_many([(row.pk, {name: getattr(row, name) for name in fields}) for row in rows])
+
+
+def update_many(items):
+    """Apply many `(pk, {field: value})` updates: one executemany per distinct set of fields."""
+    groups = {}
+    for pk, values in items:
+        if pk is None:
+            continue
+        groups.setdefault(tuple(values), []).append((pk, values))
     meta = UserData._meta
-    model_fields = [meta.get_field(name) for name in fields]
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in model_fields)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
-    params = [
-        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in model_fields] + [row.pk]
-        for row in rows
-    ]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        for names, group in groups.items():
+            fields = [meta.get_field(name) for name in names]
+            assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+            # Identifiers come from the model's meta; every value is a query parameter.
+            table, pk_column = quote(meta.db_table), quote(meta.pk.column)
+            sql = f"UPDATE {table} SET {assignments} WHERE {pk_column} = %s"  # noqa: S608
+            cursor.executemany(
+                sql,
+                [
+                    [f.get_db_prep_save(values[f.name], connection) for f in fields] + [pk]
+                    for pk, values in group
+                ],
+            )
 
 
 def conflict_policy():
@@ -455,6 +467,21 @@ def push(row, *, verify=True):
     return "pushed"
 
 
+def pull_if_stale(row):
+    """Pull on a page load only when the mirror is older than USERDATA["FRESH_SECONDS"] (0: never),
+    nothing waits to be pushed, and no sync failed within that time (no retry storm)."""
+    fresh = userdata_settings()["FRESH_SECONDS"]
+    if not fresh or row is None or not row.subject or not row.registered or row.pending:
+        return None
+    now = timezone.now()
+    window = timedelta(seconds=fresh)
+    if row.last_error_at and now - row.last_error_at < window:
+        return None
+    if row.pulled_at and now - row.pulled_at < window:
+        return None
+    return pull(row)
+
+
 def push_if_due(row):
     """Push on the user's request only when edits wait and the back-off allows (no IdP call else)."""
     if row is None or not row.pending or row.has_conflict or not row.subject:
@@ -471,35 +498,47 @@ def _mark_sending(rows):
 
 
 def _record_pushes(results):
-    """Store successful pushes: (row id, edit_seq sent, data sent, RemoteData returned)."""
+    """Store successful pushes: (row id, edit_seq sent, data sent, RemoteData returned).
+
+    Reads only (edit_seq, remote_version) under the lock: an edit made while the push was in flight
+    stays pending, and a newer remote version already recorded (by a webhook) is not rolled back.
+    """
     now = timezone.now()
-    ids = [item[0] for item in results]
+    done = {"pushed_at": now, "push_attempts": 0, "next_push_at": None, "last_error": ""}
     with transaction.atomic():
-        rows = UserData.objects.select_for_update().in_bulk(ids)
-        events = []
-        for row_id, seq, sent, result in results:
-            row = rows.get(row_id)
-            if row is None:
+        state = {
+            pk: (seq, version)
+            for pk, seq, version in UserData.objects.select_for_update()
+            .filter(pk__in=[item[0] for item in results])
+            .values_list("pk", "edit_seq", "remote_version")
+        }
+        updates, events = [], []
+        for row_id, seq, _sent, result in results:
+            if row_id not in state:
                 continue
+            current_seq, current_version = state[row_id]
+            values = dict(done)
             newer = (
                 result.version is None
-                or row.remote_version is None
-                or result.version >= row.remote_version
+                or current_version is None
+                or result.version >= current_version
             )
             if newer:
-                row.remote_data = result.data
-                row.remote_version = result.version
-            if row.edit_seq == seq:
-                row.pending = False
-                row.pushed_data = None
-                if newer and result.data != sent:
-                    row.data = result.data
-            row.pushed_at = now
-            row.push_attempts = 0
-            row.next_push_at = None
-            row.last_error = ""
-            events.append(_event(row, SyncEvent.Kind.PUSH, "Pushed.", version=result.version))
-        save_rows(list(rows.values()), PUSH_FIELDS)
+                values.update(remote_data=result.data, remote_version=result.version)
+            if current_seq == seq:
+                values.update(pending=False, pushed_data=None)
+                if newer:
+                    values["data"] = result.data
+            updates.append((row_id, values))
+            events.append(
+                SyncEvent(
+                    userdata_id=row_id,
+                    kind=SyncEvent.Kind.PUSH,
+                    message="Pushed.",
+                    remote_version=result.version,
+                )
+            )
+        update_many(updates)
         SyncEvent.objects.bulk_create(events, batch_size=BATCH)
 
 
@@ -542,17 +581,19 @@ def push_all(*, workers=None, queryset=None, dry_run=False, progress=None):
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="userdata-push") as pool:
         last_id = 0
         while True:
-            chunk = list(rows.filter(pk__gt=last_id).order_by("pk")[:1000])
+            chunk = list(
+                rows.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:1000]
+            )
             if not chunk:
                 break
-            last_id = chunk[-1].pk
+            last_id = chunk[-1]
             ready = _verify_chunk(store, chunk, summary, dry_run=dry_run)
             summary.total += len(ready)
             if dry_run:
                 continue
             _mark_sending(ready)
             for row in ready:
-                while len(inflight) >= workers * 2:
+                while len(inflight) >= workers * 8:
                     finished, inflight = wait(inflight, return_when=FIRST_COMPLETED)
                     collect(finished)
                 inflight.add(
@@ -578,44 +619,52 @@ def _send(store, row_id, subject, seq, data, base):
         return row_id, seq, data, None, str(exc)
 
 
-def _verify_chunk(store, chunk, summary, *, dry_run):
-    """Read the IdP's copies of a chunk in one bulk call; return the rows still safe to push."""
-    if not store.has_remote:
-        return chunk
-    try:
-        remotes = store.fetch_many([row.subject for row in chunk])
-    except StoreError as exc:
-        summary.errors += len(chunk)
-        summary.messages.append(str(exc))
-        if not dry_run:
-            for row in chunk:
-                _record_error(row.pk, str(exc), push=True)
-        return []
-    ready = []
+def _verify_chunk(store, ids, summary, *, dry_run):
+    """Lock a chunk of pending rows, read the IdP's copies in one bulk call, fold them in (so a
+    remote change becomes a conflict), and return the rows still safe to push."""
     with transaction.atomic():
-        locked = UserData.objects.select_for_update().in_bulk([row.pk for row in chunk])
-        changed, events, missing = [], [], []
-        for row in chunk:
-            current = locked.get(row.pk)
-            if current is None:
-                continue
-            remote = remotes.get(current.subject)
+        rows = list(
+            UserData.objects.select_for_update()
+            .filter(pk__in=ids, pending=True, conflict_at__isnull=True)
+            .order_by("pk")
+        )
+        if not store.has_remote:
+            return rows
+        try:
+            remotes = store.fetch_many([row.subject for row in rows])
+        except StoreError as exc:
+            remotes = exc
+        if isinstance(remotes, StoreError):
+            failed = rows
+            rows = []
+        else:
+            failed = []
+        ready, changed, events, missing = [], [], [], []
+        for row in rows:
+            remote = remotes.get(row.subject)
             if remote is None:
-                missing.append(current)
+                missing.append(row)
                 continue
-            outcome, row_events = apply_remote(current, remote, source=SyncEvent.Kind.PUSH)
-            if outcome in ("conflict", "echo") or current.remote_version != row.remote_version:
-                changed.append(current)
+            version = row.remote_version
+            outcome, row_events = apply_remote(row, remote, source=SyncEvent.Kind.PUSH)
+            if outcome in ("conflict", "echo") or row.remote_version != version:
+                changed.append(row)
                 events.extend(row_events)
             if outcome == "conflict":
                 summary.conflicts += 1
-            if current.pending and not current.has_conflict:
-                ready.append(current)
+            if row.pending and not row.has_conflict:
+                ready.append(row)
         if dry_run:
             transaction.set_rollback(True)
         else:
             save_rows(changed, ROW_FIELDS)
             SyncEvent.objects.bulk_create(events, batch_size=BATCH)
+    if failed:
+        summary.errors += len(failed)
+        summary.messages.append(str(remotes))
+    for row in failed:
+        if not dry_run:
+            _record_error(row.pk, str(remotes), push=True)
     for row in missing:
         summary.errors += 1
         if not dry_run:

@@ -50,7 +50,7 @@ def home(request):
         row = sync.get_mirror(request.user)
         if row is None:
             row = sync.mirror_for_user(request.user)
-        elif sync.push_if_due(row) is not None:
+        elif sync.push_if_due(row) is not None or sync.pull_if_stale(row) is not None:
             row = sync.get_mirror(request.user)
         context.update(user_text=row.user_text, state=page_state(row))
         context["state_message"] = STATE_MESSAGES[context["state"]]

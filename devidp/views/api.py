@@ -17,7 +17,7 @@ from devidp.serializers import (
     user_json,
     webhook_json,
 )
-from devidp.services import JSON, MERGE_PATCH, ApiError, general_error
+from devidp.services import JSON, JSON_PATCH, MERGE_PATCH, ApiError, general_error
 
 
 def empty(status):
@@ -61,20 +61,25 @@ def _body(request):
         body = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
         raise general_error("[invalidJSON]", "The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) and not (
+        isinstance(body, list) and request.method == "PATCH" and request.content_type == JSON_PATCH
+    ):
         raise general_error("[invalidJSON]", "The request body must be a JSON object.")
     return body
 
 
-def patch_mode(request):
+def patch_mode(request, json_patch=False):
     content_type = request.content_type or JSON
     if content_type == MERGE_PATCH:
         return MERGE_PATCH
+    if content_type == JSON_PATCH and json_patch:
+        return JSON_PATCH
     if content_type == JSON:
         return JSON
     raise general_error(
         "[InvalidContentType]",
-        "PATCH takes application/json or application/merge-patch+json.",
+        "PATCH takes application/json, application/merge-patch+json or (registrations) "
+        "application/json-patch+json.",
     )
 
 
@@ -95,7 +100,7 @@ def registration(request, user_id=None, application_id=None):
         return None
     if user_id is None:
         raise ApiError(404)
-    mode = None if request.method == "PUT" else patch_mode(request)
+    mode = None if request.method == "PUT" else patch_mode(request, json_patch=True)
     return services.update_registration(user_id, application_id, request.json, mode, request)
 
 

@@ -35,7 +35,9 @@ def logout_token(request):
     """GET /_dev/logout-token?aud=&sub=&sid=: a back-channel logout token signed with the IdP's key."""
     application = find_application(request.GET.get("aud", ""))
     if application is None:
-        return JsonResponse({"error": "invalid_request", "error_description": "Unknown aud."}, status=400)
+        return JsonResponse(
+            {"error": "invalid_request", "error_description": "Unknown aud."}, status=400
+        )
     sub, sid = request.GET.get("sub", ""), request.GET.get("sid", "")
     if not sub and not sid:
         return JsonResponse(

@@ -77,9 +77,23 @@ def discovery(request, tenant_id=None):
             ],
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": [
-                "at_hash", "aud", "auth_time", "email", "email_verified", "exp", "family_name",
-                "given_name", "iat", "iss", "jti", "name", "nonce", "preferred_username", "sid",
-                "sub", "tid",
+                "at_hash",
+                "aud",
+                "auth_time",
+                "email",
+                "email_verified",
+                "exp",
+                "family_name",
+                "given_name",
+                "iat",
+                "iss",
+                "jti",
+                "name",
+                "nonce",
+                "preferred_username",
+                "sid",
+                "sub",
+                "tid",
             ],
             "frontchannel_logout_supported": True,
             "backchannel_logout_supported": False,
@@ -101,9 +115,9 @@ def sign_in_problem(user, application):
     """Why this user may not sign in to this application, or an empty string."""
     if not user.is_active:
         return "This account is locked."
-    if oauth_setting(application, "requireRegistration", False):
-        if not Registration.objects.filter(user=user, application=application).exists():
-            return "You are not registered for this application."
+    registered = Registration.objects.filter(user=user, application=application).exists()
+    if oauth_setting(application, "requireRegistration", False) and not registered:
+        return "You are not registered for this application."
     return ""
 
 
@@ -128,9 +142,9 @@ class AuthorizeView(OAuthLibMixin, View):
             return checked
         scopes, credentials, application = checked
         prompt = request.GET.get("prompt", "").split()
-        if request.user.is_authenticated and "login" not in prompt:
-            if not sign_in_problem(request.user, application):
-                return self.issue_code(request, scopes, credentials, application)
+        signed_in = request.user.is_authenticated and "login" not in prompt
+        if signed_in and not sign_in_problem(request.user, application):
+            return self.issue_code(request, scopes, credentials, application)
         if "none" in prompt:
             return self.redirect_error(credentials, "login_required", "The user is not signed in.")
         return self.form(request, application, request.GET.get("login_hint", ""))
@@ -282,9 +296,10 @@ class TokenView(dot_views.TokenView):
         except ValueError:
             return response
         reason = ERROR_REASONS.get((body.get("error"), grant_type))
-        if body.get("error") == "invalid_grant" and "verifier" in body.get(
-            "error_description", ""
-        ).lower():
+        if (
+            body.get("error") == "invalid_grant"
+            and "verifier" in body.get("error_description", "").lower()
+        ):
             reason = "invalid_pkce_code_verifier"
         if reason:
             body["error_reason"] = reason
@@ -422,17 +437,23 @@ class LogoutView(View):
         if params.get("client_id"):
             application = find_application(params["client_id"])
             if application is None:
-                return error_page(request, "Sign-out failed", "Unknown client_id.", "invalid_client_id")
+                return error_page(
+                    request, "Sign-out failed", "Unknown client_id.", "invalid_client_id"
+                )
         elif params.get("id_token_hint"):
             application = _application_from_hint(params["id_token_hint"])
             if application is None:
                 return error_page(
-                    request, "Sign-out failed", "The id_token_hint is not valid.",
+                    request,
+                    "Sign-out failed",
+                    "The id_token_hint is not valid.",
                     "invalid_id_token_hint",
                 )
         target = params.get("post_logout_redirect_uri", "")
         if target:
-            allowed = oauth_setting(application, "authorizedRedirectURLs", []) if application else []
+            allowed = (
+                oauth_setting(application, "authorizedRedirectURLs", []) if application else []
+            )
             if target not in allowed:
                 return error_page(
                     request,

@@ -92,8 +92,12 @@ def tokens_for(idp, email="customer@example.com", scope=None):
     code, verifier, _ = code_for(idp, email, scope)
     response = token_request(
         idp,
-        {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
-         "code_verifier": verifier},
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "code_verifier": verifier,
+        },
     )
     assert response.status_code == 200, response.text
     return response.json()
@@ -101,7 +105,9 @@ def tokens_for(idp, email="customer@example.com", scope=None):
 
 def verify(idp, token, **options):
     """Verify a JWT against the IdP's published JWKS, as a relying party would."""
-    signing_key = jwt.PyJWKClient(f"{idp.url}/.well-known/jwks.json").get_signing_key_from_jwt(token)
+    signing_key = jwt.PyJWKClient(f"{idp.url}/.well-known/jwks.json").get_signing_key_from_jwt(
+        token
+    )
     return jwt.decode(
         token,
         signing_key.key,

@@ -98,7 +98,9 @@ def test_merge_patch_deletes_with_null_and_unknown_roles_are_400(devidp, teller)
 
     deleted = devidp.set_registration_data("teller@example.com", {"a": None})
     bad_roles = devidp.api("PATCH", path, json={"registration": {"roles": ["pilot"]}})
-    bad_json = devidp.api("PUT", path, data="{not json", headers={"Content-Type": "application/json"})
+    bad_json = devidp.api(
+        "PUT", path, data="{not json", headers={"Content-Type": "application/json"}
+    )
 
     assert "a" not in deleted["data"] and deleted["data"]["b"] == 2
     assert bad_roles.status_code == 400
@@ -122,8 +124,12 @@ def test_search_by_ids(client, devidp):
 
 def test_search_by_query_pages_and_expands_registrations(client, devidp):
     request = {
-        "search": {"queryString": "*", "numberOfResults": 2, "startRow": 0,
-                   "sortFields": [{"name": "email", "order": "asc"}]},
+        "search": {
+            "queryString": "*",
+            "numberOfResults": 2,
+            "startRow": 0,
+            "sortFields": [{"name": "email", "order": "asc"}],
+        },
         "expand": ["registrations"],
     }
 
@@ -148,7 +154,11 @@ def test_search_with_an_elasticsearch_nested_query_on_roles(client, devidp):
                         "query": {
                             "bool": {
                                 "must": [
-                                    {"match": {"registrations.applicationId": devidp.application_id}},
+                                    {
+                                        "match": {
+                                            "registrations.applicationId": devidp.application_id
+                                        }
+                                    },
                                     {"match": {"registrations.roles": "teller"}},
                                 ]
                             }
@@ -231,7 +241,9 @@ def test_registration_create_and_delete_send_events(devidp, webhook_receiver):
 
 def test_tenant_and_application_switches_answer_fusionauth_shapes(devidp):
     tenant = devidp.api("GET", f"/api/tenant/{devidp.tenant_id}").json()["tenant"]
-    application = devidp.api("GET", f"/api/application/{devidp.application_id}").json()["application"]
+    application = devidp.api("GET", f"/api/application/{devidp.application_id}").json()[
+        "application"
+    ]
 
     assert tenant["issuer"] == devidp.url
     assert tenant["jwtConfiguration"]["refreshTokenUsagePolicy"] == "Reusable"
@@ -239,12 +251,59 @@ def test_tenant_and_application_switches_answer_fusionauth_shapes(devidp):
     assert {r["name"] for r in application["roles"]} == {"admin", "teller", "customer"}
     assert application["oauthConfiguration"]["clientId"] == devidp.client_id
     assert "clientSecret" not in application["oauthConfiguration"]
-    assert "http://127.0.0.1:8000/auth/callback/" in application["oauthConfiguration"][
-        "authorizedRedirectURLs"
-    ]
+    assert (
+        "http://127.0.0.1:8000/auth/callback/"
+        in application["oauthConfiguration"]["authorizedRedirectURLs"]
+    )
 
 
 def test_unknown_api_paths_are_empty_404s_after_the_key_check(devidp):
     assert devidp.api("GET", "/api/nothing-here").status_code == 404
     assert devidp.api("GET", "/api/nothing-here").content == b""
     assert requests.get(f"{devidp.url}/api/nothing-here", timeout=5).status_code == 401
+
+
+def test_json_patch_registration(devidp, teller):
+    path = f"/api/user/registration/{teller}/{devidp.application_id}"
+    patch = [
+        {"op": "add", "path": "/registration/data/colour", "value": "green"},
+        {"op": "replace", "path": "/registration/roles", "value": ["teller"]},
+    ]
+
+    patched = devidp.api(
+        "PATCH",
+        path,
+        data=json.dumps(patch),
+        headers={"Content-Type": "application/json-patch+json"},
+    )
+    failed_test = devidp.api(
+        "PATCH",
+        path,
+        data=json.dumps([{"op": "test", "path": "/registration/data/colour", "value": "red"}]),
+        headers={"Content-Type": "application/json-patch+json"},
+    )
+
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["registration"]["data"]["colour"] == "green"
+    assert patched.json()["registration"]["roles"] == ["teller"]
+    assert failed_test.status_code == 400
+    assert devidp.registration("teller@example.com")["data"]["colour"] == "green"
+
+
+def test_refresh_token_api_reads_and_revokes_a_session_by_sid(devidp):
+    from tests.devidp.conftest import token_request, tokens_for
+
+    tokens = tokens_for(devidp, "admin@example.com")
+    sid = tokens["refresh_token_id"]
+
+    found = devidp.api("GET", f"/api/jwt/refresh/{sid}")
+    revoked = devidp.api("DELETE", f"/api/jwt/refresh/{sid}")
+    refresh = token_request(
+        devidp, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
+
+    assert found.status_code == 200
+    assert found.json()["refreshToken"]["userId"] == devidp.user_id("admin@example.com")
+    assert revoked.status_code == 200
+    assert devidp.api("GET", f"/api/jwt/refresh/{sid}").status_code == 404
+    assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant"

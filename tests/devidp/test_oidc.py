@@ -55,8 +55,12 @@ def test_tokens_verify_against_jwks_with_fusionauth_claims(idp):
 
 def test_client_secret_post_works_and_a_reused_code_is_invalid_grant(idp):
     code, verifier, _ = code_for(idp)
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
-            "code_verifier": verifier}
+    data = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": CALLBACK,
+        "code_verifier": verifier,
+    }
 
     first = token_request(idp, data, auth="post")
     second = token_request(idp, data, auth="post")
@@ -71,8 +75,12 @@ def test_wrong_client_secret_is_401_invalid_client(idp):
     code, verifier, _ = code_for(idp)
     response = requests.post(
         f"{idp.url}/oauth2/token",
-        data={"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK,
-              "code_verifier": verifier},
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": CALLBACK,
+            "code_verifier": verifier,
+        },
         auth=(idp.client_id, "not-the-secret"),
         timeout=5,
     )
@@ -187,8 +195,12 @@ def test_one_time_use_rotates_and_a_spent_token_is_invalid_grant(idp):
     idp.set_refresh_policy("OneTimeUse")
     tokens = tokens_for(idp)
 
-    rotated = token_request(idp, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
-    reused = token_request(idp, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    rotated = token_request(
+        idp, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
+    reused = token_request(
+        idp, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
     following = token_request(
         idp, {"grant_type": "refresh_token", "refresh_token": rotated.json()["refresh_token"]}
     )
@@ -220,9 +232,7 @@ def test_one_time_use_under_concurrency_exactly_one_refresh_wins(idp):
     for thread in threads:
         thread.join(30)
 
-    assert sorted(results, key=str) == sorted(
-        [(200, None)] + [(400, "invalid_grant")] * 3, key=str
-    )
+    assert sorted(results, key=str) == sorted([(200, None)] + [(400, "invalid_grant")] * 3, key=str)
 
 
 def test_access_token_lifetime_is_configurable(idp):
@@ -246,7 +256,9 @@ def test_introspection_of_access_and_refresh_tokens(idp):
     tokens = tokens_for(idp)
     url = f"{idp.url}/oauth2/introspect"
 
-    access = requests.post(url, data={"client_id": idp.client_id, "token": tokens["access_token"]}, timeout=5)
+    access = requests.post(
+        url, data={"client_id": idp.client_id, "token": tokens["access_token"]}, timeout=5
+    )
     refresh = requests.post(
         url,
         data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"},
@@ -275,7 +287,9 @@ def test_revocation_ends_refresh_and_access_tokens(idp):
         auth=(idp.client_id, idp.client_secret),
         timeout=5,
     )
-    refresh = token_request(idp, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    refresh = token_request(
+        idp, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
     introspected = requests.post(
         f"{idp.url}/oauth2/introspect",
         data={"client_id": idp.client_id, "token": tokens["access_token"]},
@@ -310,13 +324,18 @@ def test_logout_with_client_id_returns_to_a_registered_url_with_state(idp):
 
     response = browser.get(
         f"{idp.url}/oauth2/logout",
-        params={"client_id": idp.client_id, "post_logout_redirect_uri": "http://127.0.0.1:8000/",
-                "state": "s-42"},
+        params={
+            "client_id": idp.client_id,
+            "post_logout_redirect_uri": "http://127.0.0.1:8000/",
+            "state": "s-42",
+        },
         allow_redirects=False,
         timeout=5,
     )
     _verifier, challenge = pkce_pair()
-    after = browser.get(idp.authorize_url(CALLBACK, challenge=challenge), allow_redirects=False, timeout=5)
+    after = browser.get(
+        idp.authorize_url(CALLBACK, challenge=challenge), allow_redirects=False, timeout=5
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"] == "http://127.0.0.1:8000/?state=s-42"
@@ -328,7 +347,10 @@ def test_logout_with_id_token_hint_and_unregistered_uri_is_an_error_page(idp):
 
     good = requests.get(
         f"{idp.url}/oauth2/logout",
-        params={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "http://localhost:8000/"},
+        params={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": "http://localhost:8000/",
+        },
         allow_redirects=False,
         timeout=5,
     )
@@ -348,6 +370,11 @@ def test_logout_with_id_token_hint_and_unregistered_uri_is_an_error_page(idp):
     assert good.status_code == 302 and good.headers["Location"] == "http://localhost:8000/"
     assert bad.status_code == 400 and "Location" not in bad.headers
     assert forged.status_code == 400
+    deadline = time.monotonic() + 5
+    while "id_token_hint=[redacted]" not in idp.log_tail(200) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "id_token_hint=[redacted]" in idp.log_tail(200)
+    assert tokens["id_token"].split(".")[1] not in idp.log_tail(200)
 
 
 def test_stats_count_token_calls_per_grant_type(idp):
@@ -378,7 +405,9 @@ def test_the_idp_can_be_stopped_and_started_with_the_same_data(idp):
     started = time.monotonic()
     idp.start()
 
-    refreshed = token_request(idp, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    refreshed = token_request(
+        idp, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
 
     assert refreshed.status_code == 200
     assert time.monotonic() - started < 15

@@ -4,13 +4,16 @@ Garbage, forged signatures, `alg: none`, HMAC tokens keyed with the client secre
 right key id but another key are all refused with a 400 JSON answer; every session stays as it was.
 """
 
+import base64
+import json
 import time
 import uuid
 
 import jwt
 import pytest
 import requests
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -44,6 +47,16 @@ def logout_claims(devidp, sub):
         "sub": sub,
         "events": {EVENT: {}},
     }
+
+
+def raw_rs256(claims, key, kid):
+    """Sign any JSON as RS256 by hand: PyJWT refuses to encode some hostile claim values."""
+    def part(value):
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=")
+
+    signing_input = part({"alg": "RS256", "typ": "JWT", "kid": kid}) + b"." + part(claims)
+    signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    return (signing_input + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
 
 
 def idp_kid(devidp):
@@ -89,7 +102,8 @@ def test_forged_logout_tokens_are_refused_and_end_nothing(client, victim, devidp
     before = sessions()
     for name, token in forged.items():
         response = client.post(URL, {"logout_token": token})
-        assert_safe(response, allowed={400}), name
+        assert response.status_code == 400, name
+        assert_safe(response)
         assert sessions() == before, name
     assert still_signed_in(victim)
 
@@ -114,7 +128,7 @@ def test_well_signed_but_wrong_claims_are_refused(client, victim, devidp, change
     """Signed with a key the IdP does not own; whatever the claims say, nothing ends."""
     claims = {**logout_claims(devidp, devidp.user_id("customer@example.com")), **changes}
     claims = {k: v for k, v in claims.items() if v is not None}
-    token = jwt.encode(claims, ATTACKER_KEY, "RS256", headers={"kid": idp_kid(devidp)})
+    token = raw_rs256(claims, ATTACKER_KEY, idp_kid(devidp))
     before = sessions()
     response = client.post(URL, {"logout_token": token})
     assert_safe(response, allowed={400})

@@ -37,6 +37,7 @@ def test_clearbffsessions_command(op):
     from io import StringIO
 
     from django.contrib.sessions.models import Session
+    from django.core.cache import cache
     from django.core.management import call_command
     from django.utils import timezone
 
@@ -44,7 +45,10 @@ def test_clearbffsessions_command(op):
     sign_in(gone, op)
     sign_in(kept, op)
     gone_row = OIDCSession.objects.get(session_key=gone.session.session_key)
-    Session.objects.filter(session_key=gone_row.session_key).delete()
+    Session.objects.filter(session_key=gone_row.session_key).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    cache.clear()
     out = StringIO()
     call_command("clearbffsessions", stdout=out)
     assert "Ended 1 expired" in out.getvalue()

@@ -144,3 +144,33 @@ def test_redirects_are_returned_not_followed(issuer, upstream):
     response = upstream_client(request, "echo").get("redirect")
     assert response.status_code == 302
     assert len(upstream.received) == 1
+
+
+def test_upstream_settings_are_checked(settings):
+    from oauthbff.client import check_upstreams, get_upstreams
+
+    settings.OAUTHBFF = {
+        **settings.OAUTHBFF,
+        "UPSTREAMS": {
+            "good": "https://api.example/v1/",
+            "local": "http://127.0.0.1:8000/api",
+            "bad name": "https://api.example",
+            "query": "https://api.example/v1?key=1",
+            "creds": "https://user:pw@api.example",
+            "ftp": "ftp://files.example",
+            "plain": "http://10.1.2.3/api",
+        },
+    }
+    assert get_upstreams() == {
+        "good": "https://api.example/v1",
+        "local": "http://127.0.0.1:8000/api",
+        "plain": "http://10.1.2.3/api",
+    }
+    messages = {(m.id, m.msg.split("'")[1]) for m in check_upstreams()}
+    assert messages == {
+        ("oauthbff.E201", "bad name"),
+        ("oauthbff.E201", "query"),
+        ("oauthbff.E201", "creds"),
+        ("oauthbff.E201", "ftp"),
+        ("oauthbff.W201", "plain"),
+    }

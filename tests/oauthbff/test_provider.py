@@ -189,3 +189,12 @@ def test_message_never_contains_token(op):
     with pytest.raises(InvalidToken) as info:
         decode(op, token)
     assert token not in str(info.value)
+
+
+def test_clear_cache_forces_a_fresh_discovery(op):
+    from oauthbff.provider import clear_cache
+
+    decode(op, op.sign(op.id_claims()))
+    clear_cache()
+    decode(op, op.sign(op.id_claims()))
+    assert op.calls["discovery"] == 2 and op.calls["jwks"] == 2

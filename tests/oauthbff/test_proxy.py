@@ -125,14 +125,17 @@ def test_each_user_sends_their_own_token(issuer, upstream):
         client.get("/bff/api/echo/me", **XCSRF)
         sent = upstream.last["headers"]["authorization"].removeprefix("Bearer ")
         assert sent == token
-        assert jwt.decode(sent, options={"verify_signature": False})["sub"] == jwt.decode(
-            token, options={"verify_signature": False}
-        )["sub"]
+        assert (
+            jwt.decode(sent, options={"verify_signature": False})["sub"]
+            == jwt.decode(token, options={"verify_signature": False})["sub"]
+        )
 
 
 def test_status_codes_pass_through(issuer):
     client, _ = signed_in(issuer)
-    assert client.get("/bff/api/echo/status/418", **XCSRF).status_code == 418
+    teapot = client.get("/bff/api/echo/status/418", **XCSRF)
+    assert teapot.status_code == 418
+    assert teapot["Cache-Control"] == "no-store"  # the upstream's own
     assert client.delete("/bff/api/echo/status/204", **XCSRF).status_code == 204
     assert client.head("/bff/api/echo/items", **XCSRF).status_code == 200
 
@@ -256,6 +259,13 @@ def test_unreachable_upstream_is_502(issuer):
     response = client.get("/bff/api/dead/items", **XCSRF)
     assert response.status_code == 502
     assert response.json()["error"] == "upstream_unavailable"
+
+
+def test_answers_without_cache_control_are_private(issuer):
+    client, _ = signed_in(issuer)
+    response = client.get("/bff/api/echo/big", **XCSRF)
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "private"
 
 
 def test_upstream_redirects_are_not_followed(issuer, upstream):

@@ -339,3 +339,17 @@ def test_decorator_without_roles_needs_only_a_valid_token(issuer):
     response = any_role_view(factory.get("/x", **bearer(issuer.mint(roles=[]))))
     assert response.status_code == 200
     assert response.content == b'{"roles": []}'
+
+
+def test_introspection_with_the_provider_down_is_503(client, settings, issuer):
+    from tests.fixtures.stack import free_port
+
+    settings.OAUTHBFF = {
+        **settings.OAUTHBFF,
+        "INTROSPECT_OPAQUE_TOKENS": True,
+        "ISSUER": f"http://127.0.0.1:{free_port()}",
+    }
+    response = client.get(CHANGE, **bearer("opaque-token"))
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert "opaque-token" not in response.content.decode()

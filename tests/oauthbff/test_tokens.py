@@ -179,3 +179,33 @@ def test_concurrent_refresh_single_flight_threads(op, settings):
         t.join()
     assert results == [200] * 20
     assert op.grants.count("refresh_token") == 1
+
+
+def test_tokens_never_in_error_reports(client, op, rf):
+    """A crash mid-refresh: Django's error report (the 500 page / admin e-mail) shows no token."""
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    sign_in(client, op)
+    (refresh_token,) = op.refresh_tokens
+    row = OIDCSession.objects.get()
+
+    def crash(form):
+        raise RuntimeError("boom")
+
+    op.token_override = crash
+
+    def report(pk):
+        # Its own frame, so the test's local copy of the token is not part of the traceback.
+        try:
+            tokens.refresh_tokens(OIDCSession.objects.get(pk=pk), force=True)
+        except Exception:
+            reporter = ExceptionReporter(rf.get("/"), *sys.exc_info())
+            return reporter.get_traceback_text() + reporter.get_traceback_html()
+        pytest.fail("the refresh should have crashed")
+
+    text = report(row.pk)
+    assert "boom" in text
+    assert refresh_token not in text
+    assert tokens.decrypt(row.access_token) not in text

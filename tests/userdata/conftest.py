@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from userdata import stores
 from userdata.models import UserData
@@ -111,6 +112,7 @@ def make_user(db):
             data=dict(data or {}),
             remote_data=dict(data or {}),
             remote_version=fields.pop("remote_version", 1),
+            pulled_at=fields.pop("pulled_at", timezone.now()),
             **fields,
         )
         return user, row

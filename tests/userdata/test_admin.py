@@ -20,10 +20,13 @@ def staff(client, memory_store):
 @pytest.fixture
 def rows(make_user, memory_store):
     ok_remote = memory_store.set("s-ok", {"userData": "fine"})
-    _, ok = make_user("ok@example.com", "s-ok", {"userData": "fine"}, remote_version=ok_remote.version)
+    _, ok = make_user(
+        "ok@example.com", "s-ok", {"userData": "fine"}, remote_version=ok_remote.version
+    )
     base = memory_store.set("s-c", {"userData": "base"})
-    user, conflict = make_user("c@example.com", "s-c", {"userData": "base"},
-                               remote_version=base.version)
+    user, conflict = make_user(
+        "c@example.com", "s-c", {"userData": "base"}, remote_version=base.version
+    )
     sync.save_edit(user, "<script>local</script>")
     memory_store.set("s-c", {"userData": "remote"})
     sync.pull(conflict)

@@ -14,22 +14,36 @@ USER_URL = f"https://{DOMAIN}/api/v2/users/auth0%7Cabc"
 
 @pytest.fixture
 def store():
-    store = Auth0Store(domain=DOMAIN, client_id="cid", client_secret="secret", timeout=2,
-                       connect_timeout=1, retries=1, pool_size=2, retry_after_max=5)
+    store = Auth0Store(
+        domain=DOMAIN,
+        client_id="cid",
+        client_secret="secret",
+        timeout=2,
+        connect_timeout=1,
+        retries=1,
+        pool_size=2,
+        retry_after_max=5,
+    )
     store.http.sleep = lambda s: None
     return store
 
 
 def token(n=1):
-    responses.post(f"https://{DOMAIN}/oauth/token",
-                   json={"access_token": f"tok{n}", "expires_in": 86400, "token_type": "Bearer"})
+    responses.post(
+        f"https://{DOMAIN}/oauth/token",
+        json={"access_token": f"tok{n}", "expires_in": 86400, "token_type": "Bearer"},
+    )
 
 
 @responses.activate
 def test_token_cached_and_id_encoded(store):
     token()
-    body = {"user_id": "auth0|abc", "email": "a@example.com", "updated_at": "2024-01-01T00:00:00.000Z",
-            "user_metadata": {"userData": "hi"}}
+    body = {
+        "user_id": "auth0|abc",
+        "email": "a@example.com",
+        "updated_at": "2024-01-01T00:00:00.000Z",
+        "user_metadata": {"userData": "hi"},
+    }
     responses.get(USER_URL, json=body)
     responses.get(USER_URL, json=body)
     assert store.fetch("auth0|abc").data == {"userData": "hi"}
@@ -45,8 +59,9 @@ def test_token_cached_and_id_encoded(store):
 def test_push_sends_whole_changed_top_level_keys_and_nulls(store):
     token()
     responses.patch(USER_URL, json={"user_metadata": {"addr": {"home": 1, "work": 2}}})
-    store.push("auth0|abc", {"addr": {"home": 1, "work": 2}},
-               base={"addr": {"home": 1}, "old": "x"})
+    store.push(
+        "auth0|abc", {"addr": {"home": 1, "work": 2}}, base={"addr": {"home": 1}, "old": "x"}
+    )
     sent = json.loads(responses.calls[1].request.body)
     assert sent == {"user_metadata": {"addr": {"home": 1, "work": 2}, "old": None}}
 
@@ -86,3 +101,17 @@ def test_unknown_user(store):
     responses.get(USER_URL, status=404)
     with pytest.raises(NotRegistered):
         store.fetch("auth0|abc")
+
+
+@responses.activate
+def test_iter_all_pages_until_total(store):
+    token()
+    users = [
+        {"user_id": f"auth0|{n}", "email": f"{n}@x.test", "user_metadata": {"n": n}}
+        for n in range(150)
+    ]
+    responses.get(f"https://{DOMAIN}/api/v2/users", json={"total": 150, "users": users[:100]})
+    responses.get(f"https://{DOMAIN}/api/v2/users", json={"total": 150, "users": users[100:]})
+    pages = list(store.iter_all())
+    assert [len(p) for p in pages] == [100, 50]
+    assert pages[1][0].subject == "auth0|100" and pages[1][0].data == {"n": 100}

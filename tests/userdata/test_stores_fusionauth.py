@@ -18,8 +18,14 @@ SEARCH_URL = f"{FA_URL}/api/user/search"
 
 
 def registration(data, version=1000):
-    return {"registration": {"applicationId": APP_ID, "data": data, "lastUpdateInstant": version,
-                             "roles": ["customer"]}}
+    return {
+        "registration": {
+            "applicationId": APP_ID,
+            "data": data,
+            "lastUpdateInstant": version,
+            "roles": ["customer"],
+        }
+    }
 
 
 @pytest.fixture
@@ -34,8 +40,11 @@ def test_fetch_sends_api_key_and_tenant(store):
     responses.get(
         REG_URL,
         json=registration({"userData": "hi"}, 42),
-        match=[matchers.header_matcher({"Authorization": "test-api-key",
-                                        "X-FusionAuth-TenantId": TENANT_ID})],
+        match=[
+            matchers.header_matcher(
+                {"Authorization": "test-api-key", "X-FusionAuth-TenantId": TENANT_ID}
+            )
+        ],
     )
     remote = store.fetch("sub-1")
     assert remote.data == {"userData": "hi"} and remote.version == 42
@@ -51,7 +60,9 @@ def test_fetch_404_is_not_registered(store):
 @responses.activate
 def test_push_sends_merge_patch_of_data_only(store):
     responses.patch(REG_URL, json=registration({"userData": "new", "keep": 1}, 2000))
-    result = store.push("sub-1", {"userData": "new", "keep": 1}, base={"userData": "old", "gone": 1, "keep": 1})
+    result = store.push(
+        "sub-1", {"userData": "new", "keep": 1}, base={"userData": "old", "gone": 1, "keep": 1}
+    )
     call = responses.calls[0].request
     assert call.headers["Content-Type"] == "application/merge-patch+json"
     assert json.loads(call.body) == {"registration": {"data": {"userData": "new", "gone": None}}}
@@ -115,8 +126,9 @@ def test_429_with_too_long_retry_after_gives_up(store):
     assert len(responses.calls) == 1
 
 
-@pytest.mark.parametrize("body", ["not json", "[1, 2]", '{"registration": "x"}',
-                                  '{"registration": {"data": [1]}}'])
+@pytest.mark.parametrize(
+    "body", ["not json", "[1, 2]", '{"registration": "x"}', '{"registration": {"data": [1]}}']
+)
 @responses.activate
 def test_malformed_bodies_are_store_errors(store, body):
     responses.get(REG_URL, body=body, content_type="application/json")
@@ -125,23 +137,37 @@ def test_malformed_bodies_are_store_errors(store, body):
 
 
 def user(n, data=None, app=APP_ID):
-    return {"id": f"u{n}", "email": f"u{n}@example.com",
-            "registrations": [{"applicationId": app, "data": data or {"n": n},
-                               "lastUpdateInstant": n}]}
+    return {
+        "id": f"u{n}",
+        "email": f"u{n}@example.com",
+        "registrations": [{"applicationId": app, "data": data or {"n": n}, "lastUpdateInstant": n}],
+    }
 
 
 @responses.activate
 def test_iter_all_uses_next_results(store):
     store.page_size = 2
-    responses.post(SEARCH_URL, json={"total": 5, "users": [user(1), user(2)], "nextResults": "t1"},
-                   match=[matchers.json_params_matcher(
-                       {"search": {"queryString": "*", "numberOfResults": 2, "startRow": 0},
-                        "expand": ["registrations"]})])
-    responses.post(SEARCH_URL, json={"total": 5, "users": [user(3), user(4, app="other")],
-                                     "nextResults": "t2"},
-                   match=[matchers.json_params_matcher(
-                       {"search": {"nextResults": "t1", "numberOfResults": 2},
-                        "expand": ["registrations"]})])
+    responses.post(
+        SEARCH_URL,
+        json={"total": 5, "users": [user(1), user(2)], "nextResults": "t1"},
+        match=[
+            matchers.json_params_matcher(
+                {
+                    "search": {"queryString": "*", "numberOfResults": 2, "startRow": 0},
+                    "expand": ["registrations"],
+                }
+            )
+        ],
+    )
+    responses.post(
+        SEARCH_URL,
+        json={"total": 5, "users": [user(3), user(4, app="other")], "nextResults": "t2"},
+        match=[
+            matchers.json_params_matcher(
+                {"search": {"nextResults": "t1", "numberOfResults": 2}, "expand": ["registrations"]}
+            )
+        ],
+    )
     responses.post(SEARCH_URL, json={"total": 5, "users": [user(5)], "nextResults": "t3"})
     responses.post(SEARCH_URL, json={"total": 5, "users": []})
     pages = list(store.iter_all())
@@ -169,8 +195,16 @@ def test_fetch_many_uses_ids_search(store):
 
 def test_missing_settings_is_a_clear_error():
     with pytest.raises(StoreError, match="API_URL"):
-        FusionAuthStore(api_url="", api_key="k", application_id="a", timeout=1,
-                        connect_timeout=1, retries=0, pool_size=1, retry_after_max=1)
+        FusionAuthStore(
+            api_url="",
+            api_key="k",
+            application_id="a",
+            timeout=1,
+            connect_timeout=1,
+            retries=0,
+            pool_size=1,
+            retry_after_max=1,
+        )
 
 
 @responses.activate

@@ -109,7 +109,9 @@ def test_manual_conflict_records_both_versions_and_blocks_push(make_user, memory
     assert sync.push_if_due(row) is None
 
 
-@pytest.mark.parametrize("keep, expected_remote", [("local", "local edit"), ("remote", "remote edit")])
+@pytest.mark.parametrize(
+    "keep, expected_remote", [("local", "local edit"), ("remote", "remote edit")]
+)
 def test_staff_resolves_conflict(make_user, memory_store, keep, expected_remote):
     user, row = synced_row(make_user, memory_store, {"userData": "base"})
     sync.save_edit(user, "local edit")
@@ -183,7 +185,9 @@ def test_push_all_concurrent_and_conflicts(make_user, memory_store):
     for n in range(6):
         remote = memory_store.set(f"s{n}", {"userData": "base"})
         user, row = make_user(
-            email=f"u{n}@example.com", subject=f"s{n}", data={"userData": "base"},
+            email=f"u{n}@example.com",
+            subject=f"s{n}",
+            data={"userData": "base"},
             remote_version=remote.version,
         )
         sync.save_edit(user, f"edit {n}")

@@ -3,9 +3,9 @@
 import json
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.db import connection
 
 from userdata.models import UserData
 
@@ -22,8 +22,9 @@ def signed_in(client, make_user, memory_store):
 
 def save_json(client, payload, **extra):
     body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
-    return client.post("/userdata/", body, content_type="application/json",
-                       HTTP_ACCEPT="application/json", **extra)
+    return client.post(
+        "/userdata/", body, content_type="application/json", HTTP_ACCEPT="application/json", **extra
+    )
 
 
 def test_home_signed_out(client):
@@ -122,8 +123,9 @@ def test_form_post_fallback_with_csrf(make_user, memory_store):
     client.force_login(user)
     page = client.get("/").content.decode()
     token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
-    response = client.post("/userdata/", {"userData": "from a form", "csrfmiddlewaretoken": token},
-                           follow=True)
+    response = client.post(
+        "/userdata/", {"userData": "from a form", "csrfmiddlewaretoken": token}, follow=True
+    )
     html = response.content.decode()
     assert "from a form</textarea>" in html and "Saved." in html
     assert memory_store.users["sub-ada"].data == {"userData": "from a form"}
@@ -140,7 +142,9 @@ def test_form_over_limit_keeps_text_and_explains(signed_in, settings):
 
 def test_user_id_in_request_is_ignored(signed_in, make_user, memory_store):
     client, user, row = signed_in
-    other, other_row = make_user(email="eve@example.com", subject="sub-eve", data={"userData": "eve"})
+    other, other_row = make_user(
+        email="eve@example.com", subject="sub-eve", data={"userData": "eve"}
+    )
     save_json(client, {"userData": "mine", "user": other.pk, "subject": "sub-eve"})
     assert UserData.objects.get(pk=other_row.pk).data == {"userData": "eve"}
     assert UserData.objects.get(pk=row.pk).data == {"userData": "mine"}
@@ -151,3 +155,23 @@ def test_home_creates_row_for_user_without_one(client, django_user_model, memory
     client.force_login(user)
     assert client.get("/").status_code == 200
     assert UserData.objects.filter(user=user).exists()
+
+
+def test_stale_mirror_is_pulled_on_page_load_fresh_is_not(signed_in, memory_store, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client, user, row = signed_in
+    settings.USERDATA = {**settings.USERDATA, "FRESH_SECONDS": 300}
+    memory_store.set("sub-ada", {"userData": "changed at the IdP"})
+    assert "changed at the IdP" not in client.get("/").content.decode()
+    assert memory_store.calls == []
+    UserData.objects.filter(pk=row.pk).update(pulled_at=timezone.now() - timedelta(seconds=301))
+    assert "changed at the IdP</textarea>" in client.get("/").content.decode()
+    assert memory_store.calls == ["fetch"]
+    memory_store.down = True
+    UserData.objects.filter(pk=row.pk).update(pulled_at=timezone.now() - timedelta(seconds=301))
+    client.get("/")
+    client.get("/")
+    assert memory_store.calls == ["fetch", "fetch"]  # a failed pull backs off

@@ -18,16 +18,27 @@ URL = "/webhooks/fusionauth/"
 
 def signed(body, secret=WEBHOOK_SECRET, digest_of=None):
     digest = hashlib.sha256(digest_of if digest_of is not None else body).digest()
-    return jwt.encode({"request_body_sha256": base64.b64encode(digest).decode()}, secret,
-                      algorithm="HS256", headers={"kid": "k1"})
+    return jwt.encode(
+        {"request_body_sha256": base64.b64encode(digest).decode()},
+        secret,
+        algorithm="HS256",
+        headers={"kid": "k1"},
+    )
 
 
 def event(kind="user.registration.update", subject="sub-ada", data=None, version=5000, **extra):
-    payload = {"id": str(uuid.uuid4()), "type": kind, "tenantId": extra.pop("tenant", None),
-               "applicationId": extra.pop("app", APP_ID),
-               "user": {"id": subject, "email": "ada@example.com"},
-               "registration": {"applicationId": APP_ID, "data": data or {"userData": "from idp"},
-                                "lastUpdateInstant": version}}
+    payload = {
+        "id": str(uuid.uuid4()),
+        "type": kind,
+        "tenantId": extra.pop("tenant", None),
+        "applicationId": extra.pop("app", APP_ID),
+        "user": {"id": subject, "email": "ada@example.com"},
+        "registration": {
+            "applicationId": APP_ID,
+            "data": data or {"userData": "from idp"},
+            "lastUpdateInstant": version,
+        },
+    }
     payload.update(extra)
     return json.dumps({"event": payload}).encode()
 
@@ -101,8 +112,9 @@ def test_registration_delete_and_user_delete(hook, make_user):
     row.refresh_from_db()
     assert not row.registered and row.data == {}
     UserData.objects.filter(pk=row.pk).update(registered=True, data={"userData": "y"})
-    body = json.dumps({"event": {"id": str(uuid.uuid4()), "type": "user.delete",
-                                 "user": {"id": "sub-ada"}}}).encode()
+    body = json.dumps(
+        {"event": {"id": str(uuid.uuid4()), "type": "user.delete", "user": {"id": "sub-ada"}}}
+    ).encode()
     assert post(hook, body).json() == {"status": "applied"}
     assert not UserData.objects.get(pk=row.pk).registered
 
@@ -127,6 +139,7 @@ def test_get_not_allowed(hook):
 
 
 def test_unknown_event_type_acknowledged(hook):
-    body = json.dumps({"event": {"id": "e1", "type": "user.login.success",
-                                 "user": {"id": "x"}}}).encode()
+    body = json.dumps(
+        {"event": {"id": "e1", "type": "user.login.success", "user": {"id": "x"}}}
+    ).encode()
     assert post(hook, body).json() == {"status": "ignored"}

@@ -25,7 +25,7 @@ class Auth0Store(UserDataStore):
         self.client_secret = client_secret
         self.audience = audience or f"{self.base_url}/api/v2/"
         self.field = field
-        self.http = HttpClient(**http)
+        self.http = HttpClient(base_url=self.base_url, **http)
         self._token = None
         self._token_expires = 0.0
         self._token_lock = threading.Lock()
@@ -103,6 +103,52 @@ class Auth0Store(UserDataStore):
             subject,
             "Reading Auth0 user metadata",
             params={"fields": f"user_id,email,updated_at,{self.field}", "include_fields": "true"},
+        )
+
+    def iter_all(self):
+        """Page through GET /api/v2/users (100 a page). Auth0 caps one query at 1,000 users; past
+        that, a users-export job is needed, so the cap is reported rather than silently hit."""
+        what = "Listing Auth0 users"
+        for page in range(10):
+            params = {
+                "page": page,
+                "per_page": 100,
+                "include_totals": "true",
+                "fields": f"user_id,email,updated_at,{self.field}",
+                "include_fields": "true",
+            }
+            response = self.http.request(
+                "GET",
+                f"{self.base_url}/api/v2/users",
+                params=params,
+                headers={"Authorization": f"Bearer {self._access_token()}"},
+                what=what,
+            )
+            if response.status_code != 200:
+                raise status_error(response, what)
+            body = json_body(response, what)
+            users = body.get("users") or []
+            batch = []
+            for user in users:
+                metadata = user.get(self.field) if isinstance(user, dict) else None
+                if not isinstance(user, dict) or not user.get("user_id"):
+                    continue
+                batch.append(
+                    RemoteData(
+                        subject=str(user["user_id"]),
+                        data=metadata if isinstance(metadata, dict) else {},
+                        version=_updated_ms(user.get("updated_at")),
+                        email=str(user.get("email") or ""),
+                    )
+                )
+            if batch:
+                yield batch
+            total = body.get("total")
+            if len(users) < 100 or (isinstance(total, int) and (page + 1) * 100 >= total):
+                return
+        raise StoreError(
+            "Auth0 lists at most 1,000 users per query; use a users-export job for more.",
+            retryable=False,
         )
 
     def push(self, subject, data, *, base=None):

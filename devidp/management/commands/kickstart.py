@@ -10,7 +10,9 @@ class Command(BaseCommand):
     help = "Create the demo data from kickstart/kickstart.json (skipped when already done)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--file", help="Kickstart file (default: DEVIDP_KICKSTART or kickstart/kickstart.json).")
+        parser.add_argument(
+            "--file", help="Kickstart file (default: DEVIDP_KICKSTART or kickstart/kickstart.json)."
+        )
         parser.add_argument("--quiet", action="store_true", help="Do not print the banner.")
 
     def handle(self, *args, **options):

@@ -17,7 +17,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("email")
         parser.add_argument("data", help='A JSON object, e.g. \'{"userData": "hello"}\'.')
-        parser.add_argument("--application", help="Application id (default: the first registration).")
+        parser.add_argument(
+            "--application", help="Application id (default: the first registration)."
+        )
 
     def handle(self, *args, **options):
         try:

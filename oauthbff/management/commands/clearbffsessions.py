@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from oauthbff.models import OIDCSession
-from oauthbff.tokens import end_session
+from oauthbff.tokens import SESSION_KEY, end_session
 
 
 class Command(BaseCommand):
@@ -24,7 +24,8 @@ class Command(BaseCommand):
         store = import_module(settings.SESSION_ENGINE).SessionStore
         ended = 0
         for row in OIDCSession.objects.active().select_related("user").iterator():
-            if not store().exists(row.session_key):
+            # load() is empty for a missing or expired session (and checks expiry, exists() not).
+            if store(session_key=row.session_key).load().get(SESSION_KEY) != row.pk:
                 ended += end_session(row, "expired", delete_django_session=False)
         cutoff = timezone.now() - timedelta(days=keep_days)
         deleted, _ = OIDCSession.objects.filter(ended_at__lt=cutoff).delete()
