@@ -7,6 +7,7 @@ per run. The process helpers are the ones the end-to-end tests use (tests/fixtur
 import contextlib
 import os
 import re
+import secrets
 import statistics
 import subprocess
 import sys
@@ -23,10 +24,12 @@ import requests  # noqa: E402
 
 from tests.fixtures.devidp import DevIdP  # noqa: E402
 from tests.fixtures.stack import (  # noqa: E402
+    PYTHON,
     BffServer,
     bff_env,
     free_port,
     http_sign_in,
+    run_checked,
     wait_until,
 )
 
@@ -94,9 +97,29 @@ def drop_scratch_database(name):
     )
 
 
+def production_env(idp, workdir):
+    """The production profile (DEBUG off) on plain HTTP at 127.0.0.1, as a benchmark needs it."""
+    return {
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "SESSION_COOKIE_SECURE": "false",
+        "CSRF_COOKIE_SECURE": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "OIDC_CLIENT_ID": idp.client_id,
+        "OIDC_CLIENT_SECRET": idp.client_secret,
+        "FUSIONAUTH_API_KEY": idp.api_key,
+        "FUSIONAUTH_APPLICATION_ID": idp.application_id,
+        "FUSIONAUTH_TENANT_ID": idp.tenant_id,
+        "FUSIONAUTH_WEBHOOK_SECRET": idp.webhook_secret,
+        "BENCH_STATIC_ROOT": str(Path(workdir) / "static"),
+    }
+
+
 @contextlib.contextmanager
-def production_stack(workers=4, threads=4, settings=None, database="bff_bench", **bff_extra):
-    """The development IdP and the BFF (gunicorn, PostgreSQL, Redis) for the length of a benchmark."""
+def production_stack(workers=4, threads=4, database="bff_bench", **bff_extra):
+    """The development IdP and the BFF (gunicorn, DEBUG off, PostgreSQL, Redis) for a benchmark."""
     workdir = Path(tempfile.mkdtemp(prefix="bff-bench-"))
     idp = DevIdp(workdir, extra_env={"DEBUG": "true", "DEVIDP_ALLOWED_HOSTS": "127.0.0.1"})
     bff = None
@@ -112,10 +135,16 @@ def production_stack(workers=4, threads=4, settings=None, database="bff_bench", 
             CACHE_KEY_PREFIX=f"bench-{uuid.uuid4().hex[:8]}",
             CONN_MAX_AGE=60,
             LOG_LEVEL="WARNING",
+            **production_env(idp, workdir),
             **bff_extra,
         )
-        bff = BffServer(env, workdir, workers=workers, threads=threads, settings=settings)
+        bff = BffServer(env, workdir, workers=workers, threads=threads, settings="bench.settings")
         bff.migrate()
+        run_checked(
+            [PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+            bff.env,
+            workdir / "bff-collectstatic.log",
+        )
         bff.start()
         idp.allow_redirect_uri(f"{bff.url}/auth/callback/")
         idp.allow_redirect_uri(f"{bff.url}/")

@@ -66,7 +66,7 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     args = parser.parse_args(argv)
 
-    with production_stack(workers=args.workers, settings="bench.settings") as (idp, bff):
+    with production_stack(workers=args.workers) as (idp, bff):
         say(f"signing in {args.concurrency} sessions of {EMAIL}")
         sessions = [signed_in_session(bff.url, EMAIL) for _ in range(args.concurrency)]
         greeting = f"Hi, {EMAIL}!"

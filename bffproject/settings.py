@@ -180,6 +180,7 @@ OAUTHBFF = {
     "API_AUDIENCE": env.list("OIDC_API_AUDIENCE", default=[]),
     "STAFF_ROLES": env.list("OIDC_STAFF_ROLES", default=["admin"]),
     "SUPERUSER_ROLES": env.list("OIDC_SUPERUSER_ROLES", default=["admin"]),
+    "ROLES_CLAIM": env.str("OIDC_ROLES_CLAIM", default="roles"),
     "TOKEN_ENCRYPTION_KEY": env.str("OIDC_TOKEN_ENCRYPTION_KEY", default=""),
     "HTTP_TIMEOUT": env.float("OIDC_HTTP_TIMEOUT", default=5.0),
     "REFRESH_LEEWAY": env.int("OIDC_REFRESH_LEEWAY", default=30),

@@ -13,7 +13,7 @@ from django.test import RequestFactory
 from django.urls import Resolver404, resolve
 
 from devidp import services
-from devidp.models import ApiKey, Application, Registration, Tenant, User
+from devidp.models import ApiKey, Application, Registration, Tenant, User, Webhook
 from devidp.views import api
 
 FUSIONAUTH_APPLICATION_ID = "3c219e58-ed0e-4b18-ad48-f4f92793ae32"  # FusionAuth's admin app
@@ -58,10 +58,17 @@ def substitute(value, variables):
 
 
 def variables_of(document):
-    """The kickstart variables, each evaluated once (so #{UUID()} is stable within one run)."""
+    """The kickstart variables, each evaluated once (so #{UUID()} is stable within one run).
+
+    DEVIDP_URL and DEVIDP_BFF_URL replace ``issuer`` and ``bffUrl``: the IdP and the BFF may run
+    on other ports than the demo's.
+    """
     variables = {"FUSIONAUTH_APPLICATION_ID": FUSIONAUTH_APPLICATION_ID}
     for name, raw in document.get("variables", {}).items():
         variables[name] = substitute(raw, variables)
+    variables["issuer"] = settings.DEVIDP["URL"]
+    if settings.DEVIDP["BFF_URL"]:
+        variables["bffUrl"] = settings.DEVIDP["BFF_URL"]
     variables.setdefault(
         "FUSIONAUTH_TENANT_ID", variables.get("defaultTenantId", str(uuid.uuid4()))
     )
@@ -147,8 +154,11 @@ def _grant_admin_site_access():
     User.objects.filter(pk__in=admin_ids).update(is_staff=True, is_superuser=True)
 
 
-def apply_start_overrides(log=print):
-    """DEVIDP_ACCESS_TOKEN_TTL / DEVIDP_REFRESH_POLICY override the stored JWT settings at start."""
+def apply_start_overrides(log=print, document=None):
+    """Settings from the environment, applied at every start: DEVIDP_BFF_URL registers that BFF's
+    callback, home and webhook URLs; DEVIDP_ACCESS_TOKEN_TTL / DEVIDP_REFRESH_POLICY override the
+    stored JWT settings."""
+    _register_bff(log, document)
     ttl = settings.DEVIDP["ACCESS_TOKEN_TTL"]
     policy = settings.DEVIDP["REFRESH_POLICY"]
     jwt = {}
@@ -172,6 +182,28 @@ def apply_start_overrides(log=print):
                 application.client_id, {"application": body}, services.MERGE_PATCH
             )
     log(f"  JWT settings overridden from the environment: {jwt}")
+
+
+def _register_bff(log, document):
+    bff = settings.DEVIDP["BFF_URL"]
+    if not bff:
+        return
+    variables = variables_of(document or read())
+    application = services.find_application(variables.get("applicationId", ""))
+    if application is not None:
+        urls = application.oauth_config.get("authorizedRedirectURLs", [])
+        wanted = [f"{bff}/auth/callback/", f"{bff}/"]
+        missing = [url for url in wanted if url not in urls]
+        if missing:
+            body = {"oauthConfiguration": {"authorizedRedirectURLs": urls + missing}}
+            services.save_application(
+                application.client_id, {"application": body}, services.MERGE_PATCH
+            )
+    webhook_id = variables.get("webhookId")
+    if webhook_id and Webhook.objects.filter(pk=webhook_id).exists():
+        url = f"{bff}/webhooks/fusionauth/"
+        services.save_webhook(webhook_id, {"webhook": {"url": url}}, services.MERGE_PATCH)
+    log(f"  BFF at {bff}: its callback and webhook URLs are registered")
 
 
 def banner(document=None):

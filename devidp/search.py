@@ -3,6 +3,7 @@ Elasticsearch DSL) or ``queryString`` (database-engine semantics), with paging a
 
 import fnmatch
 import json
+import uuid
 
 from django.db.models import Q
 
@@ -49,8 +50,6 @@ def search_users(criteria, expand=None):
 
 
 def _valid_uuids(values):
-    import uuid
-
     valid = []
     for value in values:
         try:

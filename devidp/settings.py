@@ -1,7 +1,8 @@
 """Settings of the development IdP: its own database file, cookie names and issuer.
 
 Read from the environment: DEVIDP_URL (public base URL = issuer), DEVIDP_DB (SQLite path),
-DEVIDP_KICKSTART (kickstart file), DEVIDP_ACCESS_TOKEN_TTL and DEVIDP_REFRESH_POLICY (start-up
+DEVIDP_KICKSTART (kickstart file), DEVIDP_BFF_URL (the BFF's base URL when not
+http://127.0.0.1:8000: its callback and webhook URLs are registered at start), DEVIDP_ACCESS_TOKEN_TTL and DEVIDP_REFRESH_POLICY (start-up
 overrides of the tenant's JWT settings), DEVIDP_SECRET_KEY.
 """
 
@@ -23,6 +24,7 @@ DEVIDP = {
     "KICKSTART_FILE": os.environ.get(
         "DEVIDP_KICKSTART", str(REPO_DIR / "kickstart" / "kickstart.json")
     ),
+    "BFF_URL": os.environ.get("DEVIDP_BFF_URL", "").rstrip("/"),
     "ACCESS_TOKEN_TTL": os.environ.get("DEVIDP_ACCESS_TOKEN_TTL", ""),
     "REFRESH_POLICY": os.environ.get("DEVIDP_REFRESH_POLICY", ""),
     "WEBHOOK_RETRIES": 3,

@@ -7,13 +7,16 @@ revocation and userinfo keep working on it.
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 
 from jwcrypto import jwt
+from oauth2_provider.models import get_access_token_model, set_token_value
 
 from devidp.config import access_token_ttl, issuer
 from devidp.keys import jwk_for_key, signing_key_for
 from devidp.models import Registration
 
+AccessToken = get_access_token_model()
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
@@ -43,8 +46,8 @@ def session_id(request):
     return sid
 
 
-def access_token_claims(request):
-    application, user = request.client, request.user
+def access_token_claims(application, user, *, authentication_type, scope="", sid=None):
+    """FusionAuth's access-token claims; ``roles`` and ``applicationId`` only when registered."""
     now = int(time.time())
     claims = {
         "aud": application.client_id,
@@ -53,31 +56,51 @@ def access_token_claims(request):
         "iss": issuer(),
         "sub": str(user.pk),
         "jti": str(uuid.uuid4()),
-        "authenticationType": "REFRESH_TOKEN"
-        if request.grant_type == "refresh_token"
-        else "PASSWORD",
+        "authenticationType": authentication_type,
         "email": user.email,
         "email_verified": user.verified,
         "auth_time": int(user.last_login.timestamp()) if user.last_login else now,
-        "scope": " ".join(request.scopes or []),
-        "sid": session_id(request),
     }
+    if scope:
+        claims["scope"] = scope
+    if sid:
+        claims["sid"] = sid
     if application.tenant_id:
         claims["tid"] = str(application.tenant_id)
     registration = Registration.objects.filter(user=user, application=application).first()
     if registration is not None:
         claims["applicationId"] = application.client_id
-        claims["roles"] = list(registration.roles)
+        claims["roles"] = sorted(registration.roles)
     return claims
 
 
 def generate_access_token(request):
     """oauthlib token generator: called once per issued access token with the oauthlib request."""
-    return sign(
+    claims = access_token_claims(
         request.client,
-        access_token_claims(request),
-        extra_header={"gty": [request.grant_type]},
+        request.user,
+        authentication_type="REFRESH_TOKEN"
+        if request.grant_type == "refresh_token"
+        else "PASSWORD",
+        scope=" ".join(request.scopes or []),
+        sid=session_id(request),
     )
+    return sign(request.client, claims, extra_header={"gty": [request.grant_type]})
+
+
+def login_api_token(application, user):
+    """POST /api/login's JWT, stored like any other access token (so it can be introspected)."""
+    claims = access_token_claims(application, user, authentication_type="PASSWORD")
+    token = sign(application, claims, extra_header={"gty": ["password"]})
+    access_token = AccessToken(
+        user=user,
+        application=application,
+        scope="",
+        expires=datetime.fromtimestamp(claims["exp"], tz=UTC),
+    )
+    set_token_value(access_token, token)
+    access_token.save()
+    return token, claims["exp"] * 1000
 
 
 def backchannel_logout_token(application, sub=None, sid=None):

@@ -17,6 +17,7 @@ urlpatterns = [
     path("oauth2/introspect", oidc.IntrospectView.as_view(), name="introspect"),
     path("oauth2/revoke", oidc.RevokeView.as_view(), name="revoke"),
     path("oauth2/logout", oidc.LogoutView.as_view(), name="logout"),
+    path("api/login", api.login_api),
     path("api/user/registration", api.registration),
     re_path(r"^api/user/registration/(?P<user_id>[^/]+)$", api.registration),
     re_path(

@@ -1,11 +1,13 @@
 """django-oauth-toolkit's validator, taught FusionAuth's per-application policies."""
 
 import hashlib
+from datetime import timedelta
 
+from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
-from devidp.config import ONE_TIME_USE, issuer, oauth_setting, refresh_policy
+from devidp.config import ONE_TIME_USE, access_token_ttl, issuer, oauth_setting, refresh_policy
 from devidp.models import Registration
 from devidp.tokens import session_id
 
@@ -62,6 +64,13 @@ class FusionAuthValidator(OAuth2Validator):
     def validate_silent_authorization(self, request):
         """Clients never need consent here (FusionAuth has no consent screen for first parties)."""
         return True
+
+    def get_id_token_dictionary(self, token, token_handler, request):
+        """ID tokens live as long as access tokens, as in FusionAuth (jwtConfiguration TTL)."""
+        claims, _expires = super().get_id_token_dictionary(token, token_handler, request)
+        expires = timezone.now() + timedelta(seconds=access_token_ttl(request.client))
+        claims["exp"] = int(expires.timestamp())
+        return claims, expires
 
     def get_oidc_issuer_endpoint(self, request):
         return issuer()

@@ -58,6 +58,16 @@ def oidc_setting(attr, *args):
     return import_from_settings(attr, *args)
 
 
+def roles_from(claims):
+    """The role names at OAUTHBFF ROLES_CLAIM (a dotted path, e.g. ``realm_access.roles``)."""
+    value = claims
+    for part in bff_settings.ROLES_CLAIM.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if not isinstance(value, list):
+        return None
+    return [str(role) for role in value if isinstance(role, str | int)]
+
+
 def username_for(issuer, subject):
     """A stable username from the identity (never the e-mail address)."""
     if issuer == bff_settings.ISSUER and len(subject) <= 150:
@@ -132,14 +142,19 @@ class OIDCBackend(OIDCAuthenticationBackend):
     @sensitive_variables()
     def get_userinfo(self, access_token, id_token, payload):
         """The verified ID token claims, plus the roles from the access token or userinfo."""
-        access_claims = self.access_token_claims(access_token)
+        try:
+            access_claims = self.access_token_claims(access_token)
+        except InvalidToken as exc:
+            # Not meant for us (e.g. another API audience): ask the provider instead.
+            logger.info("oauthbff: access token not readable here (%s); using userinfo", exc)
+            access_claims = None
         if access_claims is None:
             access_claims = self.fetch_userinfo(access_token)
         if access_claims.get("sub", payload["sub"]) != payload["sub"]:
             raise SuspiciousOperation("The access token belongs to another subject.")
         claims = dict(payload)
-        roles = access_claims.get("roles", claims.get("roles", []))
-        claims["roles"] = [str(r) for r in roles] if isinstance(roles, list) else []
+        roles = roles_from(access_claims)
+        claims["roles"] = roles if roles is not None else (roles_from(payload) or [])
         setattr(
             self.request,
             LOGIN_RESULT_ATTR,

@@ -113,14 +113,4 @@ def check_oauthbff_settings(app_configs, **kwargs):
         errors.append(_error(f"MIDDLEWARE must include {MIDDLEWARE_PATH!r}.", 14))
     elif auth_mw in middleware and middleware.index(MIDDLEWARE_PATH) < middleware.index(auth_mw):
         errors.append(_error(f"{MIDDLEWARE_PATH!r} must come after AuthenticationMiddleware.", 15))
-    if not settings.DEBUG:
-        backend = settings.CACHES.get("default", {}).get("BACKEND", "")
-        if backend.endswith(("locmem.LocMemCache", "dummy.DummyCache")):
-            errors.append(
-                Warning(
-                    "The default cache is per-process: the token refresh lock is not shared "
-                    "between workers; set REDIS_URL.",
-                    id="oauthbff.W003",
-                )
-            )
     return errors

@@ -17,6 +17,9 @@ DEFAULTS = {
     "API_AUDIENCE": [],
     "STAFF_ROLES": ["admin"],
     "SUPERUSER_ROLES": ["admin"],
+    # Where the roles are in the access token / userinfo: a dotted path (Keycloak:
+    # "realm_access.roles").
+    "ROLES_CLAIM": "roles",
     "TOKEN_ENCRYPTION_KEY": "",
     "HTTP_TIMEOUT": 5.0,
     "REFRESH_LEEWAY": 30,

@@ -3,7 +3,7 @@
 import logging
 import time
 
-from django.contrib import auth
+from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpResponseRedirect, JsonResponse
@@ -300,8 +300,6 @@ def sessions_view(request):
     """The user's own sessions; POST signs out all the others."""
     if request.method == "POST":
         ended = end_other_sessions(request)
-        from django.contrib import messages
-
         messages.success(request, f"Signed out {ended} other session(s).")
         return redirect("oauthbff:sessions")
     row = current_session(request)

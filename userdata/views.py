@@ -8,11 +8,12 @@ import logging
 
 from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from . import sync, webhooks
 from .conf import userdata_settings
@@ -41,7 +42,7 @@ def page_state(row):
     return "saved"
 
 
-@require_GET
+@require_safe
 @never_cache
 def home(request):
     """Greeting and the userData field, read from the mirror: no IdP call unless edits wait."""
@@ -83,15 +84,22 @@ def save(request):
     except ValueError as exc:
         if wants_json:
             return JsonResponse({"error": str(exc)}, status=400)
-        messages.error(request, str(exc))
-        return redirect("userdata:home")
+        typed = request.POST.get("userData", "")
+        typed = typed.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+        return _form_error(request, str(exc), typed, status=400)
     try:
         row = sync.save_edit(request.user, text)
+        if row.pending:
+            sync.push(row)
+            row = sync.get_mirror(request.user)
     except sync.EditTooLarge as exc:
         return _too_large(request, wants_json, str(exc), text)
-    if row.pending:
-        sync.push(row)
-        row = sync.get_mirror(request.user)
+    except DatabaseError:
+        logger.exception("userdata: database error while saving an edit")
+        message = "We couldn't save your text just now. Please try again in a moment."
+        if wants_json:
+            return JsonResponse({"error": message}, status=503)
+        return _form_error(request, message, text, status=503)
     state = page_state(row)
     if wants_json:
         return JsonResponse({"state": state, "message": STATE_MESSAGES[state]})
@@ -111,12 +119,23 @@ def _read_text(request, wants_json):
         text = request.POST.get("userData")
     if not isinstance(text, str):
         raise ValueError("Send the text as userData (a string).")
+    if "\x00" in text:
+        raise ValueError("The text contains a NUL character, which cannot be stored.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("The text contains characters that are not valid Unicode.") from exc
     return text.replace("\r\n", "\n")
 
 
 def _too_large(request, wants_json, message, text):
     if wants_json:
         return JsonResponse({"error": message}, status=413)
+    return _form_error(request, message, text, status=413)
+
+
+def _form_error(request, message, text, *, status):
+    """The home page again, with the user's text kept in the box and the reason next to it."""
     context = {
         "max_bytes": userdata_settings()["MAX_BYTES"],
         "user_text": text,
@@ -124,7 +143,7 @@ def _too_large(request, wants_json, message, text):
         "state_message": message,
         "form_error": message,
     }
-    return render(request, "home.html", context, status=413)
+    return render(request, "home.html", context, status=status)
 
 
 @csrf_exempt

@@ -5,10 +5,12 @@ import hashlib
 import hmac
 import json
 import logging
+from datetime import timedelta
 
 import jwt
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from .conf import userdata_settings
 from .models import ProcessedWebhook
@@ -76,6 +78,12 @@ def parse_event(body):
     if not isinstance(event_id, str) or not event_id or len(event_id) > 64:
         raise WebhookMalformed("The event has no usable id.")
     return event
+
+
+def prune_processed(days=7):
+    """Forget replay ids older than FusionAuth's retry window (kept a week); returns the count."""
+    cutoff = timezone.now() - timedelta(days=days)
+    return ProcessedWebhook.objects.filter(received_at__lt=cutoff).delete()[0]
 
 
 def handle_event(event):

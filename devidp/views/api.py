@@ -4,11 +4,13 @@ FusionAuth's status codes (401 and 404 with empty bodies)."""
 import functools
 import json
 
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import update_last_login
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from devidp import search, services
-from devidp.models import ApiKey, Key, Tenant, Webhook
+from devidp.models import ApiKey, Key, Tenant, User, Webhook
 from devidp.serializers import (
     application_json,
     key_json,
@@ -18,6 +20,7 @@ from devidp.serializers import (
     webhook_json,
 )
 from devidp.services import JSON, JSON_PATCH, MERGE_PATCH, ApiError, general_error
+from devidp.tokens import login_api_token
 
 
 def empty(status):
@@ -47,6 +50,8 @@ def api_view(methods):
                 return JsonResponse(error.body, status=error.status)
             if result is None:
                 return empty(200)
+            if isinstance(result, HttpResponse):
+                return result
             return JsonResponse(result)
 
         return wrapper
@@ -113,8 +118,6 @@ def user(request, user_id=None):
     if user_id:
         found = services.find_user(user_id)
     else:
-        from devidp.models import User
-
         found = User.objects.filter(email=request.GET.get("email", "").lower()).first()
     if found is None:
         raise ApiError(404)
@@ -229,3 +232,32 @@ def refresh_tokens(request, token_id=None):
 def not_found(request):
     """Any other API path: FusionAuth's empty 404 (after the API key check)."""
     raise ApiError(404)
+
+
+@api_view(["POST"])
+def login_api(request):
+    """POST /api/login (FusionAuth's Login API): 200 with a JWT, 202 when not registered,
+    404 for an unknown user or a wrong password."""
+    body = request.json
+    login_id = str(body.get("loginId") or "").strip().lower()
+    if not login_id or not body.get("password"):
+        raise services.field_error("loginId", "blank", "loginId and password are required.")
+    app_id = body.get("applicationId")
+    if not app_id:
+        raise services.field_error("applicationId", "blank", "applicationId is required.")
+    application = services.find_application(app_id)
+    if application is None:
+        raise services.field_error("applicationId", "invalid", "No application with that id.")
+    user = authenticate(request, username=login_id, password=str(body["password"]))
+    if user is None:
+        raise ApiError(404)
+    registrations = list(user.registrations.select_related("application"))
+    token, expires_ms = login_api_token(application, user)
+    update_last_login(None, user)
+    answer = {
+        "token": token,
+        "tokenExpirationInstant": expires_ms,
+        "user": user_json(user, registrations),
+    }
+    registered = any(r.application_id == application.pk for r in registrations)
+    return answer if registered else JsonResponse(answer, status=202)

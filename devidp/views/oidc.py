@@ -2,8 +2,9 @@
 
 import base64
 import copy
+import hashlib
 import json
-import logging
+from urllib.parse import unquote_plus
 
 from django.contrib.auth import authenticate, login, logout
 from django.db import transaction
@@ -18,7 +19,11 @@ from jwcrypto import jwt as jwcrypto_jwt
 from jwcrypto.common import JWException
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import OAuthToolkitError
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_refresh_token_model,
+    refresh_token_expire_timedelta,
+)
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import add_params_to_uri
 
@@ -27,7 +32,6 @@ from devidp.keys import jwk_for_key, public_jwks, signing_key_for
 from devidp.models import Application, Registration, TokenCall, now_ms
 from devidp.services import find_application
 
-log = logging.getLogger(__name__)
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
 FORM = "application/x-www-form-urlencoded"
@@ -362,14 +366,10 @@ def _basic_client_id(request):
         raw = base64.b64decode(request.META["HTTP_AUTHORIZATION"].split(" ", 1)[1]).decode()
     except (IndexError, ValueError):
         return ""
-    from urllib.parse import unquote_plus
-
     return unquote_plus(raw.split(":", 1)[0])
 
 
 def _checksum(token):
-    import hashlib
-
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -396,8 +396,6 @@ def _introspect_refresh(token):
     )
     if found is None or found.access_token is None:
         return None
-    from oauth2_provider.models import refresh_token_expire_timedelta
-
     lifetime = refresh_token_expire_timedelta()
     expires = found.created + lifetime if lifetime else None
     claims = {

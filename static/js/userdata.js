@@ -68,7 +68,11 @@
       return response.json().catch(function () { return {}; }).then(function (body) {
         if (response.ok) {
           lastSent = text;
-          show(body.state || "saved", body.message);
+          if (field.value === text) {
+            show(body.state || "saved", body.message);
+          } else {
+            again = true;  // typed while this one was on its way: not "saved" until that is sent
+          }
         } else if (response.status === 401 || response.status === 403) {
           show("error", "Your session has ended. Sign in again; your text is still in the box.");
         } else {

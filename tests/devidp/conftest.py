@@ -85,7 +85,8 @@ def token_request(idp, data, auth="basic", **kwargs):
         kwargs["auth"] = (idp.client_id, idp.client_secret)
     elif auth == "post":
         data = {**data, "client_id": idp.client_id, "client_secret": idp.client_secret}
-    return requests.post(f"{idp.url}/oauth2/token", data=data, timeout=10, **kwargs)
+    kwargs.setdefault("timeout", 10)
+    return requests.post(f"{idp.url}/oauth2/token", data=data, **kwargs)
 
 
 def tokens_for(idp, email="customer@example.com", scope=None):

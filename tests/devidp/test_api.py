@@ -307,3 +307,53 @@ def test_refresh_token_api_reads_and_revokes_a_session_by_sid(devidp):
     assert revoked.status_code == 200
     assert devidp.api("GET", f"/api/jwt/refresh/{sid}").status_code == 404
     assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant"
+
+
+def test_login_api_issues_a_jwt_like_fusionauth(devidp):
+    from tests.devidp.conftest import verify
+
+    body = {
+        "loginId": "teller@example.com",
+        "password": "password",
+        "applicationId": devidp.application_id,
+    }
+
+    response = devidp.api("POST", "/api/login", json=body)
+    wrong = devidp.api("POST", "/api/login", json={**body, "password": "nope"})
+
+    assert response.status_code == 200
+    claims = verify(devidp, response.json()["token"])
+    assert claims["roles"] == ["customer", "teller"]
+    assert claims["sub"] == devidp.user_id("teller@example.com")
+    assert response.json()["tokenExpirationInstant"] == claims["exp"] * 1000
+    assert response.json()["user"]["email"] == "teller@example.com"
+    assert wrong.status_code == 404 and wrong.content == b""
+    introspected = requests.post(
+        f"{devidp.url}/oauth2/introspect",
+        data={"client_id": devidp.client_id, "token": response.json()["token"]},
+        timeout=5,
+    )
+    assert introspected.json()["active"] is True
+
+
+def test_login_api_for_an_unregistered_user_is_202_without_roles(devidp):
+    email = f"walk-in-{uuid.uuid4().hex[:8]}@example.com"
+    created = devidp.api(
+        "POST",
+        "/api/user/registration",
+        json={
+            "user": {"email": email, "password": "password"},
+            "registration": {"applicationId": "3c219e58-ed0e-4b18-ad48-f4f92793ae32"},
+        },
+    )
+    assert created.status_code == 200
+
+    response = devidp.api(
+        "POST",
+        "/api/login",
+        json={"loginId": email, "password": "password", "applicationId": devidp.application_id},
+    )
+
+    assert response.status_code == 202
+    assert "roles" not in jwt.decode(response.json()["token"], options={"verify_signature": False})
+    devidp.api("DELETE", f"/api/user/{created.json()['user']['id']}")

@@ -83,3 +83,50 @@ def test_kickstart_reports_a_broken_file_clearly(devidp, tmp_path):
     assert result.returncode != 0
     assert "not valid JSON" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_runserver_prints_the_banner_at_start(devidp):
+    log = devidp.log_tail(400)
+
+    assert f"Development IdP (FusionAuth dialect) at {devidp.url}" in log
+    assert devidp.client_id in log
+    assert "customer@example.com" in log and "roles: customer, teller" in log
+
+
+def test_environment_overrides_the_token_settings_at_start(idp):
+    result = idp.command(
+        "kickstart",
+        "--quiet",
+        env={"DEVIDP_ACCESS_TOKEN_TTL": "42", "DEVIDP_REFRESH_POLICY": "OneTimeUse"},
+    )
+    tenant = idp.api("GET", f"/api/tenant/{idp.tenant_id}").json()["tenant"]
+    application = idp.api("GET", f"/api/application/{idp.application_id}").json()["application"]
+
+    assert "overridden from the environment" in result.stdout
+    assert tenant["jwtConfiguration"]["refreshTokenUsagePolicy"] == "OneTimeUse"
+    assert application["jwtConfiguration"]["timeToLiveInSeconds"] == 42
+
+
+def test_a_bad_override_is_one_clear_error(devidp):
+    result = devidp.command(
+        "kickstart", "--quiet", check=False, env={"DEVIDP_REFRESH_POLICY": "Sometimes"}
+    )
+
+    assert result.returncode != 0
+    assert "DEVIDP_REFRESH_POLICY must be Reusable or OneTimeUse" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bff_on_another_port_is_registered_at_start(devidp):
+    bff = "http://127.0.0.1:8123"
+    try:
+        result = devidp.command("kickstart", "--quiet", env={"DEVIDP_BFF_URL": bff})
+        application = devidp.api("GET", f"/api/application/{devidp.application_id}").json()
+        webhook = devidp.api("GET", f"/api/webhook/{devidp.webhook_id}").json()["webhook"]
+
+        urls = application["application"]["oauthConfiguration"]["authorizedRedirectURLs"]
+        assert f"{bff}/auth/callback/" in urls and f"{bff}/" in urls
+        assert webhook["url"] == f"{bff}/webhooks/fusionauth/"
+        assert "BFF at http://127.0.0.1:8123" in result.stdout
+    finally:
+        devidp.set_webhook_url(devidp.default_webhook_url)

@@ -240,9 +240,11 @@ def test_access_token_lifetime_is_configurable(idp):
 
     tokens = tokens_for(idp)
     claims = verify(idp, tokens["access_token"])
+    identity = verify(idp, tokens["id_token"])
 
     assert tokens["expires_in"] == 5
     assert claims["exp"] - claims["iat"] == 5
+    assert identity["exp"] - identity["iat"] in (5, 6)
 
 
 def test_without_offline_access_there_is_no_refresh_token(idp):

@@ -122,20 +122,21 @@ def idp_replaced_by(devidp, stand_in):
         devidp.start()
 
 
-@pytest.fixture
-def fast_timeouts(settings, bff_on_devidp):
+def use_fast_timeouts(settings, **userdata):
+    """Short IdP timeouts from here on; set after signing in, as a fresh IdP may answer slowly."""
     settings.OAUTHBFF = {**settings.OAUTHBFF, "HTTP_TIMEOUT": FAST}
-    settings.USERDATA = {**settings.USERDATA, "HTTP_TIMEOUT": FAST}
-    return settings
+    fusionauth = {**settings.USERDATA["FUSIONAUTH"], **userdata}
+    settings.USERDATA = {**settings.USERDATA, "HTTP_TIMEOUT": FAST, "FUSIONAUTH": fusionauth}
 
 
 @pytest.fixture
-def customer(signed_in_client, devidp, fast_timeouts):
-    """A signed-in customer; the IdP's copy of their data is put back afterwards."""
+def customer(signed_in_client, devidp, settings):
+    """A signed-in customer with short IdP timeouts; the IdP's copy of their data is put back."""
     user_id = devidp.user_id(EMAIL)
     path = f"/api/user/registration/{user_id}/{devidp.application_id}"
     original = devidp.api("GET", path).json()["registration"].get("data", {})
     client = signed_in_client(EMAIL)
+    use_fast_timeouts(settings)
     yield client
     devidp.set_registration_data(EMAIL, original)
 
@@ -170,7 +171,10 @@ STAND_INS = {"down": None, "slow": BlackHole, "garbage": GarbageServer}
 
 
 @pytest.mark.parametrize("fault", STAND_INS)
-def test_sign_in_start_with_a_broken_idp_shows_a_clear_page(client, fast_timeouts, devidp, fault):
+def test_sign_in_start_with_a_broken_idp_shows_a_clear_page(
+    client, bff_on_devidp, settings, devidp, fault
+):
+    use_fast_timeouts(settings)
     forget_provider_metadata()
     with idp_replaced_by(devidp, STAND_INS[fault]):
         began = time.monotonic()
@@ -183,11 +187,12 @@ def test_sign_in_start_with_a_broken_idp_shows_a_clear_page(client, fast_timeout
 
 @pytest.mark.parametrize("fault", STAND_INS)
 def test_sign_in_callback_with_a_broken_idp_shows_a_clear_page(
-    client, fast_timeouts, devidp, fault
+    client, bff_on_devidp, settings, devidp, fault
 ):
     start = client.get("/auth/login/")
     callback = urlsplit(devidp.sign_in(start["Location"], EMAIL))
     params = {k: v[0] for k, v in parse_qs(callback.query).items()}
+    use_fast_timeouts(settings)
     with idp_replaced_by(devidp, STAND_INS[fault]):
         response = client.get(callback.path, params)
     body = assert_safe(response, allowed={400, 502, 503})
@@ -199,16 +204,20 @@ def test_sign_in_callback_with_a_broken_idp_shows_a_clear_page(
 
 @pytest.mark.parametrize("fault", STAND_INS)
 def test_refresh_with_a_broken_idp_keeps_the_session(customer, devidp, fault):
+    """An expired access token while the IdP is unreachable: pages keep working, APIs say 503."""
     expire_access_token(customer)
     with idp_replaced_by(devidp, STAND_INS[fault]):
         page = customer.get("/")
-    body = assert_safe(page)
-    if page.status_code == 200:
-        assert f"Hi, {EMAIL}!" in body
-    else:
-        assert page.status_code == 302 and "/auth/login/" in page["Location"]
-    api = customer.get("/api/make-change", {"total": "1.00"}, HTTP_ACCEPT="application/json")
-    assert api.status_code in (200, 401, 503)
+        api = customer.get("/api/make-change", {"total": "1.00"}, HTTP_ACCEPT="application/json")
+    body = assert_safe(page, allowed={200})
+    assert f"Hi, {EMAIL}!" in body, "a passing IdP outage must not sign the person out"
+    api_body = assert_safe(api, allowed={200, 401, 503})
+    assert "error" in api.json() or api.status_code == 200, api_body
+    back = customer.get("/")
+    assert f"Hi, {EMAIL}!" in assert_safe(back, allowed={200})
+    row = OIDCSession.objects.get(session_key=customer.session.session_key)
+    assert row.ended_at is None
+    assert row.access_expires_at > timezone.now(), "refreshed once the IdP was back"
 
 
 @pytest.mark.parametrize("fault", STAND_INS)
@@ -236,26 +245,24 @@ def test_a_save_while_the_idp_is_broken_is_kept_and_pushed_later(customer, devid
 
 
 @pytest.mark.parametrize("fault", STAND_INS)
-def test_a_pull_at_sign_in_with_a_broken_user_api_still_signs_in(
-    signed_in_client, devidp, fast_timeouts, fault
-):
-    """The token endpoint works but the registration API does not: sign-in must not fail."""
-    fast_timeouts.USERDATA = {
-        **fast_timeouts.USERDATA,
-        "FUSIONAUTH": {**fast_timeouts.USERDATA["FUSIONAUTH"], "API_URL": "http://127.0.0.1:9"},
-    }
-    if fault != "down":
-        stand_in = STAND_INS[fault](0)
-        port = stand_in.sock.getsockname()[1] if fault == "slow" else stand_in.server.server_port
-        fast_timeouts.USERDATA["FUSIONAUTH"]["API_URL"] = f"http://127.0.0.1:{port}"
+def test_sign_in_with_a_broken_user_data_api_still_signs_in(signed_in_client, settings, fault):
+    """The token endpoint works but the registration API (the pull at sign-in) does not."""
+    stand_in = {"down": None, "slow": BlackHole, "garbage": GarbageServer}[fault]
+    server = stand_in(0) if stand_in else None
+    if server is None:
+        port = 9  # discard: nothing listens there
+    elif fault == "slow":
+        port = server.sock.getsockname()[1]
     else:
-        stand_in = None
+        port = server.server.server_port
+    use_fast_timeouts(settings, API_URL=f"http://127.0.0.1:{port}")
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "HTTP_TIMEOUT": 5.0}
     try:
         client = signed_in_client(EMAIL)
         page = client.get("/")
     finally:
-        if stand_in:
-            stand_in.close()
+        if server:
+            server.close()
     body = assert_safe(page, allowed={200})
     assert f"Hi, {EMAIL}!" in body
 

@@ -49,6 +49,7 @@ def session_rows():
 @example(text="<script>alert(document.cookie)</script>")
 @example(text="{{ request.session }} {% debug %}")
 @example(text="\u202e\ufeff\u200b zero-width and bidi")
+@example(text="a NUL \x00 in the middle")
 def test_form_posts_store_any_text_exactly(customer, text):
     response = customer.post(URL, {"userData": text})
     assert_safe(response, allowed={302, 400, 413})
@@ -70,6 +71,9 @@ def test_form_posts_store_any_text_exactly(customer, text):
         max_leaves=8,
     )
 )
+@example(payload={"userData": "a NUL \x00 in the middle"})
+@example(payload={"userData": "a lone surrogate \ud800 escaped in JSON"})
+@example(payload={"userData": ["not", "a", "string"]})
 def test_json_posts_of_any_shape_are_stored_or_refused_without_change(customer, payload):
     before = mirror_row(customer)
     sessions = session_rows()

@@ -1,5 +1,5 @@
 import pytest
-from django.core.checks import Error, Warning
+from django.core.checks import Error
 
 from oauthbff.checks import check_oauthbff_settings, check_session_engine
 
@@ -57,10 +57,3 @@ def test_backend_and_middleware(settings):
     assert {"oauthbff.E013", "oauthbff.E014"} <= set(ids(check_oauthbff_settings(None)))
     settings.MIDDLEWARE = ["oauthbff.middleware.TokenRefreshMiddleware", *mw]
     assert "oauthbff.E015" in ids(check_oauthbff_settings(None))
-
-
-def test_locmem_cache_warns_in_production(settings):
-    settings.DEBUG = False
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    messages = check_oauthbff_settings(None)
-    assert any(isinstance(m, Warning) and m.id == "oauthbff.W003" for m in messages)

@@ -222,17 +222,43 @@ def test_opaque_access_token_uses_userinfo(client, op):
     assert [g.name for g in get_user_model().objects.get().groups.all()] == ["teller"]
 
 
-def test_forged_access_token_rejects_sign_in(client, op):
+def test_access_token_for_another_audience_falls_back_to_userinfo(client, op):
     original = op.token_response
 
-    def forged(nonce=None, refresh=True):
+    def foreign(nonce=None, refresh=True):
         data = original(nonce=nonce, refresh=refresh)
-        data["access_token"] = op.access_token(aud="someone-else")
+        data["access_token"] = op.access_token(aud="https://api.example", roles=["forged"])
         return data
 
-    op.token_response = forged
+    op.token_response = foreign
+    op.roles = ["teller"]
     response, _ = sign_in(client, op)
-    assert response.status_code == 400
+    assert response.status_code == 302
+    assert op.calls["userinfo"] == 1
+    assert [g.name for g in get_user_model().objects.get().groups.all()] == ["teller"]
+
+
+def test_userinfo_for_another_subject_rejects_sign_in(client, op):
+    original = op.token_response
+
+    def opaque(nonce=None, refresh=True):
+        data = original(nonce=nonce, refresh=refresh)
+        data["access_token"] = "opaque"
+        return data
+
+    op.token_response = opaque
+    op.id_claims_override = {"sub": "someone-else"}
+    response, _ = sign_in(client, op)
+    assert response.status_code == 403 and "Sign-in failed" in response.content.decode()
+    assert get_user_model().objects.count() == 0
+
+
+def test_roles_claim_dotted_path(client, op, settings):
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "ROLES_CLAIM": "realm_access.roles"}
+    original = op.access_token
+    op.access_token = lambda **extra: original(realm_access={"roles": ["admin"]}, **extra)
+    sign_in(client, op)
+    assert get_user_model().objects.get().is_staff
 
 
 def test_user_endpoint(client, op):

@@ -77,3 +77,16 @@ def test_non_staff_cannot_see_admin(client, make_user):
     user, _ = make_user()
     client.force_login(user)
     assert client.get(URL).status_code == 302
+
+
+def test_view_only_staff_sees_no_actions(client, rows):
+    from django.contrib.auth.models import Permission
+
+    viewer = get_user_model().objects.create_user("viewer", "v@example.com", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_userdata"))
+    client.force_login(viewer)
+    html = client.get(URL).content.decode()
+    assert "c@example.com" in html and "keep_local" not in html
+    _, conflict, _ = rows
+    client.post(URL, {"action": "keep_local", "_selected_action": [conflict.pk]})
+    assert UserData.objects.get(pk=conflict.pk).has_conflict

@@ -232,3 +232,15 @@ def test_unregistered_user_is_an_error_not_a_crash(make_user, memory_store):
     assert sync.pull(row) == "error"
     row.refresh_from_db()
     assert not row.registered and "not registered" in row.last_error
+
+
+def test_late_older_copy_never_rolls_back(make_user, memory_store):
+    user, row = synced_row(make_user, memory_store, {"userData": "base"})
+    sync.save_edit(user, "A")
+    sync.push(row)
+    older = memory_store.fetch("sub-ada")
+    sync.save_edit(user, "B")
+    sync.push(row)
+    assert sync.apply_fetched(row.pk, older, source="webhook") == "unchanged"
+    row.refresh_from_db()
+    assert row.data == {"userData": "B"} and not row.pending

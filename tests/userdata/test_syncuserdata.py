@@ -82,3 +82,19 @@ def test_unknown_user_and_bad_workers(memory_store):
         call_command("syncuserdata", "pull", "--user", "nobody@example.com")
     with pytest.raises(CommandError, match="--workers"):
         call_command("syncuserdata", "push", "--workers", "0")
+
+
+def test_pull_prunes_old_webhook_ids(memory_store):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from userdata.models import ProcessedWebhook
+
+    old = ProcessedWebhook.objects.create(event_id="old", event_type="user.delete")
+    ProcessedWebhook.objects.filter(pk=old.pk).update(
+        received_at=timezone.now() - timedelta(days=8)
+    )
+    ProcessedWebhook.objects.create(event_id="new", event_type="user.delete")
+    run("pull")
+    assert list(ProcessedWebhook.objects.values_list("event_id", flat=True)) == ["new"]

@@ -175,3 +175,28 @@ def test_stale_mirror_is_pulled_on_page_load_fresh_is_not(signed_in, memory_stor
     client.get("/")
     client.get("/")
     assert memory_store.calls == ["fetch", "fetch"]  # a failed pull backs off
+
+
+@pytest.mark.parametrize("text", ["a NUL \x00 here", "a lone surrogate \ud800"])
+def test_unstorable_text_is_refused_unchanged(signed_in, text):
+    client, user, row = signed_in
+    assert save_json(client, {"userData": text}).status_code == 400
+    if "\x00" in text:  # a form cannot even carry a lone surrogate
+        response = client.post("/userdata/", {"userData": text})
+        assert response.status_code == 400 and "cannot be stored" in response.content.decode()
+    assert UserData.objects.get(pk=row.pk).data == row.data
+
+
+def test_database_error_is_a_clear_503(signed_in, monkeypatch):
+    from django.db import OperationalError
+
+    client, *_ = signed_in
+
+    def broken(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr("userdata.sync.save_edit", broken)
+    response = save_json(client, {"userData": "x"})
+    assert response.status_code == 503 and "try again" in response.json()["error"]
+    page = client.post("/userdata/", {"userData": "keep me"})
+    assert page.status_code == 503 and "keep me</textarea>" in page.content.decode()

@@ -24,7 +24,7 @@ class Command(BaseCommand):
             else:
                 kickstart.run(document, log=self.stdout.write)
                 self.stdout.write(self.style.SUCCESS("Kickstart applied."))
-            kickstart.apply_start_overrides(log=self.stdout.write)
+            kickstart.apply_start_overrides(log=self.stdout.write, document=document)
         except kickstart.KickstartError as exc:
             raise CommandError(str(exc)) from None
         if not options["quiet"]:

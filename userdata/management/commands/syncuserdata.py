@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 
 from userdata import sync
 from userdata.models import UserData
+from userdata.webhooks import prune_processed
 
 
 class Progress:
@@ -89,6 +90,8 @@ class Command(BaseCommand):
 
     def _pull(self, rows, dry_run, progress):
         if rows is None:
+            if not dry_run:
+                prune_processed()
             return sync.pull_all(dry_run=dry_run, progress=progress)
         started = time.perf_counter()
         summary = sync.Summary("pull", dry_run=dry_run)
