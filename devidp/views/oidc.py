@@ -67,7 +67,6 @@ def discovery(request, tenant_id=None):
             "end_session_endpoint": f"{base}/oauth2/logout",
             "introspection_endpoint": f"{base}/oauth2/introspect",
             "revocation_endpoint": f"{base}/oauth2/revoke",
-            "check_session_iframe": f"{base}/oauth2/checksession",
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],

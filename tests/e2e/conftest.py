@@ -96,6 +96,13 @@ def new_page(browser, request):
         context.close()
 
 
+@pytest.fixture(autouse=True)
+def _idp_knows_the_stack(request):
+    """Other tests reset the IdP's webhook URL; point it (and the redirect URIs) at our BFF again."""
+    if "stack" in request.fixturenames:
+        request.getfixturevalue("stack").register_urls()
+
+
 @pytest.fixture
 def page(new_page):
     return new_page()

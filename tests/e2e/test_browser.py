@@ -140,7 +140,6 @@ def test_customer_signs_in_types_reloads_signs_out_and_back(stack, new_page, res
 
 def test_data_changed_at_the_idp_appears_after_the_webhook(stack, new_page, restore_idp_data):
     restore_idp_data(CUSTOMER)
-    stack.register_urls()  # other tests may have pointed the IdP's webhook elsewhere
     page = new_page()
     sign_in(page, stack, CUSTOMER)
     text = f"Changed by support at the IdP {uuid.uuid4().hex[:8]}"
@@ -236,8 +235,7 @@ def test_a_user_keeps_working_across_short_token_lifetimes(stack, new_page, rest
         assert idp_user_text(devidp, TELLER) == text
         shot(page, "tokens", "01-after-three-expiries")
     finally:
-        devidp.set_access_token_ttl(3600)
-        devidp.set_refresh_policy("Reusable")
+        devidp.reset_defaults()
 
 
 def test_home_page_on_a_phone(stack, new_page):

@@ -156,8 +156,6 @@ def test_get_access_token_contract(client, op):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_refresh_single_flight_threads(op, settings):
     """Threads on one process: with rotation, exactly one token call and every request succeeds."""
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        pytest.skip("SQLite's in-memory test database is not shared between threads")
     client = Client()
     sign_in(client, op)
     expire()
