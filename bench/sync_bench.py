@@ -84,15 +84,17 @@ def run_phase(url, action, workers, trace):
     before = server_call(url, "/_bench/stats")["requests"]
     if trace:
         tracemalloc.start()
+    cpu = time.process_time()
     started = time.perf_counter()
     summary = sync.pull_all() if action == "pull" else sync.push_all(workers=workers)
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     peak = 0
     if trace:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     made = server_call(url, "/_bench/stats")["requests"] - before
-    return summary, wall, made, peak
+    return summary, wall, made, peak, cpu
 
 
 def main():
@@ -117,7 +119,7 @@ def main():
                     if not trace:
                         timing = {"pull": pull, "push": push}
                         continue
-                    for action, concurrency, (summary, wall, made, _) in (
+                    for action, concurrency, (summary, wall, made, _, cpu) in (
                         ("pull", 1, timing["pull"]),
                         ("push", args.workers, timing["push"]),
                     ):
@@ -131,6 +133,7 @@ def main():
                                 "changed": summary.changed,
                                 "errors": summary.errors,
                                 "wall_s": round(wall, 3),
+                                "cpu_s": round(cpu, 3),
                                 "requests": made,
                                 "concurrency": concurrency,
                                 "floor_s": round(floor, 3),
@@ -144,15 +147,20 @@ def main():
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"latency {args.latency * 1000:.0f} ms, push workers {args.workers}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    print(
+        f"latency {args.latency * 1000:.0f} ms, push workers {args.workers}, "
+        f"{os.cpu_count()} CPUs, load average {load:.1f} (cpu s: this process's CPU time)"
+    )
     header = (
-        f"{'action':<6} {'users':>6} {'done':>6} {'errors':>6} {'wall s':>8} {'requests':>8} "
+        f"{'action':<6} {'users':>6} {'done':>6} {'errors':>6} {'wall s':>8} {'cpu s':>7} {'requests':>8} "
         f"{'floor s':>8} {'ratio':>6} {'peak MB':>8}"
     )
     print(header)
     for r in results:
         print(
             f"{r['action']:<6} {r['users']:>6} {r['done']:>6} {r['errors']:>6} {r['wall_s']:>8.2f} "
+            f"{r['cpu_s']:>7.2f} "
             f"{r['requests']:>8} {r['floor_s']:>8.2f} {r['ratio']:>6.2f} {r['peak_mem_mb']:>8.2f}"
         )
     big = [r for r in results if r["users"] == max(sizes)]
