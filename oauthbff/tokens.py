@@ -149,6 +149,9 @@ def token_request(data):
         )
     if not isinstance(body, dict) or not body.get("access_token"):
         raise ProviderError("The identity provider's token response has no access token.")
+    for name in ("access_token", "refresh_token", "id_token", "refresh_token_id"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise ProviderError(f"The identity provider's token response has a malformed {name}.")
     return body
 
 

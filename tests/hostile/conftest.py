@@ -15,6 +15,8 @@ settings.register_profile(
     database=None,
 )
 HOSTILE = settings.get_profile("hostile")
+# For properties whose every example makes a real round trip to the live IdP (a push, a sign-in).
+HOSTILE_LIVE = settings(HOSTILE, max_examples=25)
 
 TOKEN_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.")
 

@@ -51,6 +51,7 @@ def logout_claims(devidp, sub):
 
 def raw_rs256(claims, key, kid):
     """Sign any JSON as RS256 by hand: PyJWT refuses to encode some hostile claim values."""
+
     def part(value):
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=")
 

@@ -12,7 +12,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from oauthbff.models import OIDCIdentity, OIDCSession
-from tests.hostile.conftest import HOSTILE, assert_safe
+from tests.hostile.conftest import HOSTILE, HOSTILE_LIVE, assert_safe
 
 URL = "/auth/callback/"
 
@@ -67,7 +67,7 @@ def test_callbacks_without_a_started_sign_in_are_refused(client, bff_on_devidp, 
     assert counts() == before
 
 
-@HOSTILE
+@HOSTILE_LIVE
 @given(
     code=param_values,
     iss=st.one_of(st.none(), param_values),

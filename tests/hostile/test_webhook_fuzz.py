@@ -225,3 +225,49 @@ def test_signed_events_with_nasty_text_are_stored_or_refused_cleanly(client, vic
     assert_safe(response, allowed={200, 400, 413})
     if response.status_code != 200:
         assert snapshot() == before
+
+
+header_values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=120)
+
+
+@HOSTILE
+@given(
+    content_type=st.one_of(
+        st.sampled_from(
+            [
+                "application/json",
+                "text/plain",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=x",
+                "application/json; charset=latin-1",
+                "",
+            ]
+        ),
+        header_values,
+    ),
+    extra=st.dictionaries(
+        st.sampled_from(
+            [
+                "HTTP_X_FUSIONAUTH_TENANTID",
+                "HTTP_AUTHORIZATION",
+                "HTTP_CONTENT_ENCODING",
+                "HTTP_TRANSFER_ENCODING",
+                "HTTP_X_FORWARDED_FOR",
+                "HTTP_HOST",
+            ]
+        ),
+        header_values,
+        max_size=3,
+    ),
+)
+def test_hostile_headers_on_a_signed_delivery_never_break_the_receiver(
+    client, victim, content_type, extra
+):
+    body = json.dumps(event({"userData": "via odd headers"})).encode()
+    before = snapshot()
+    response = client.post(
+        URL, data=body, content_type=content_type, **{HEADER: sign(body)}, **extra
+    )
+    assert_safe(response, allowed={200, 400, 401, 413})
+    if response.status_code != 200:
+        assert snapshot() == before
