@@ -5,8 +5,8 @@
 It starts the development IdP on a free port (migrate, kickstart, runserver), gets a real access
 token for teller@example.com through the authorization-code flow, then times, on one CPU core:
   - ``Provider.decode_jwt`` (signature, alg, iss, aud, exp/nbf) with the JWKS already cached, and
-    ``oauthbff.resource.verify_access_token`` (what the API decorator runs: the same checks on a
-    faster parsing path, with the key from the same cache);
+    ``oauthbff.resource.verify_access_token`` (what the API decorator runs: ``decode_jwt`` plus the
+    refusal of ID and logout tokens);
   - ``oauthbff.resource.introspect_token``: one POST to the IdP's /oauth2/introspect per request.
 With ``--stub`` (or when the IdP cannot start) a local stdlib issuer stands in for it: it signs the
 token and answers introspection without any database work, so its round trip is a lower bound.

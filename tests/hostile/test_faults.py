@@ -269,6 +269,7 @@ def test_sign_in_with_a_broken_user_data_api_still_signs_in(signed_in_client, se
 
 def test_database_unavailable_during_a_save_gives_a_clear_error_and_a_retry_works(customer):
     before = mirror(customer)
+    events_before = before.events.count()
     failed = {"done": False}
 
     def fail_first_userdata_write(execute, sql, params, many, context):
@@ -292,6 +293,7 @@ def test_database_unavailable_during_a_save_gives_a_clear_error_and_a_retry_work
     assert response.status_code == 503
     assert "try again" in response.json()["error"].lower()
     after = mirror(customer)
+    assert after.events.count() == events_before, "nothing half-written"
     assert (after.data, after.edit_seq, after.pending) == (
         before.data,
         before.edit_seq,
@@ -302,3 +304,23 @@ def test_database_unavailable_during_a_save_gives_a_clear_error_and_a_retry_work
     )
     assert retry.status_code == 200
     assert mirror(customer).user_text == text
+
+
+def test_database_unavailable_during_a_form_save_gives_the_text_back(customer):
+    """Without JavaScript the person sees a clear page with their text still in the box."""
+
+    def fail_userdata_writes(execute, sql, params, many, context):
+        if "userdata_userdata" in sql and sql.lstrip().upper().startswith(("UPDATE", "INSERT")):
+            raise OperationalError("the database is briefly unavailable")
+        return execute(sql, params, many, context)
+
+    client = Client(raise_request_exception=False)
+    client.cookies = customer.cookies
+    text = f"typed during a database blip {time.time()}"
+    before = mirror(customer).data
+    with connection.execute_wrapper(fail_userdata_writes):
+        response = client.post("/userdata/", {"userData": text})
+    body = assert_safe(response, allowed={503})
+    assert text in body, "the refused text is given back, not lost"
+    assert "try again" in body.lower()
+    assert mirror(customer).data == before

@@ -9,8 +9,7 @@ from django.test import Client, RequestFactory
 from django.views import View
 
 from oauthbff.models import OIDCSession
-from oauthbff.provider import InvalidToken, get_provider
-from oauthbff.resource import TokenRequiredMixin, decode_access_token, require_token
+from oauthbff.resource import TokenRequiredMixin, require_token
 from tests.changebank.fakes import CLIENT_ID, sign_in_locally, use_local_issuer
 
 pytestmark = pytest.mark.django_db
@@ -134,21 +133,8 @@ def test_specific_reasons_are_given(client, issuer):
     assert "audience" in reason(BAD_TOKENS["another audience"](issuer))
     assert "issuer" in reason(BAD_TOKENS["another issuer"](issuer))
     assert "unknown key" in reason(BAD_TOKENS["unknown key id"](issuer))
-    assert "not a signed JWT" in reason(BAD_TOKENS["alg none"](issuer))
+    assert "algorithm is not allowed" in reason(BAD_TOKENS["alg none"](issuer))
     assert "algorithm" in reason(BAD_TOKENS["HS256 keyed with the public key"](issuer))
-
-
-@pytest.mark.parametrize("case", [*BAD_TOKENS, "good"])
-def test_fast_path_agrees_with_the_providers_decode_jwt(issuer, case):
-    token = issuer.mint() if case == "good" else BAD_TOKENS[case](issuer)
-    verdicts = []
-    for verify in (decode_access_token, get_provider().decode_jwt):
-        try:
-            verdicts.append(verify(token, audience=[CLIENT_ID])["sub"])
-        except InvalidToken:
-            verdicts.append("refused")
-    assert verdicts[0] == verdicts[1]
-    assert (verdicts[0] == "refused") == (case != "good")
 
 
 @pytest.mark.parametrize(
