@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import redis  # noqa: E402
 import requests  # noqa: E402
 
 from tests.fixtures.devidp import DevIdP  # noqa: E402
@@ -123,6 +124,7 @@ def production_stack(workers=4, threads=4, database="bff_bench", **bff_extra):
     workdir = Path(tempfile.mkdtemp(prefix="bff-bench-"))
     idp = DevIdp(workdir, extra_env={"DEBUG": "true", "DEVIDP_ALLOWED_HOSTS": "127.0.0.1"})
     bff = None
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
     say(f"scratch database {database}, Redis {REDIS}, logs in {workdir}")
     database_url = create_scratch_database(database)
     try:
@@ -132,7 +134,7 @@ def production_stack(workers=4, threads=4, database="bff_bench", **bff_extra):
             idp.url,
             database_url,
             redis_url=REDIS,
-            CACHE_KEY_PREFIX=f"bench-{uuid.uuid4().hex[:8]}",
+            CACHE_KEY_PREFIX=prefix,
             CONN_MAX_AGE=60,
             LOG_LEVEL="WARNING",
             **production_env(idp, workdir),
@@ -156,6 +158,19 @@ def production_stack(workers=4, threads=4, database="bff_bench", **bff_extra):
             bff.stop()
         idp.stop()
         drop_scratch_database(database)
+        forget_cache_keys(prefix)
+
+
+def forget_cache_keys(prefix):
+    """Remove this run's keys from the shared Redis (sessions, locks, discovery cache)."""
+    client = redis.Redis.from_url(REDIS, socket_timeout=5)
+    try:
+        for key in client.scan_iter(match=f"{prefix}:*", count=500):
+            client.delete(key)
+    except redis.RedisError as exc:
+        say(f"could not clean Redis keys {prefix}:*: {exc}")
+    finally:
+        client.close()
 
 
 def signed_in_session(bff_url, email, password="password"):

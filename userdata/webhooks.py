@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from .conf import userdata_settings
 from .models import ProcessedWebhook
-from .stores.base import RemoteData
+from .stores.base import RemoteData, StoreError
 from .sync import apply_remote_deleted, apply_webhook_data
 
 logger = logging.getLogger("userdata.webhooks")
@@ -128,12 +128,15 @@ def _apply(event):
     if not isinstance(data, dict):
         raise WebhookMalformed("registration.data is not an object.")
     version = registration.get("lastUpdateInstant")
-    remote = RemoteData(
-        subject=subject,
-        data=data,
-        version=version if isinstance(version, int) and not isinstance(version, bool) else None,
-        email=str(user.get("email") or ""),
-    )
+    try:
+        remote = RemoteData(
+            subject=subject,
+            data=data,
+            version=version if isinstance(version, int) and not isinstance(version, bool) else None,
+            email=str(user.get("email") or ""),
+        )
+    except StoreError as exc:
+        raise WebhookMalformed(str(exc)) from exc
     issuer = (getattr(settings, "OAUTHBFF", {}) or {}).get("ISSUER", "")
     apply_webhook_data(subject, remote, issuer=issuer)
     return "applied"

@@ -14,7 +14,7 @@ from oauthbff.models import OIDCIdentity, OIDCSession
 from oauthbff.provider import reset_providers
 from tests.fixtures.auth import sign_in_client
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
+pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.smoke]
 
 
 def expire_tokens():

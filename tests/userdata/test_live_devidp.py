@@ -13,7 +13,7 @@ from userdata import stores, sync
 from userdata.models import ProcessedWebhook, SyncEvent, UserData
 
 EMAIL = "customer@example.com"
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.smoke]
 
 
 @pytest.fixture

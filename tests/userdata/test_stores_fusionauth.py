@@ -211,3 +211,21 @@ def test_missing_settings_is_a_clear_error():
 def test_subject_is_quoted_in_path(store):
     responses.get(f"{FA_URL}/api/user/registration/a%2F..%2Fb/{APP_ID}", json=registration({}))
     store.fetch("a/../b")
+
+
+@responses.activate
+@pytest.mark.parametrize("text", ["nul \x00 inside", "lone \ud800 surrogate"])
+def test_data_no_database_can_store_is_a_store_error(store, text):
+    responses.get(REG_URL, json=registration({"userData": text}))
+    with pytest.raises(StoreError, match="cannot be stored"):
+        store.fetch("sub-1")
+
+
+@responses.activate
+def test_bulk_pull_skips_a_user_whose_data_cannot_be_stored(store):
+    bad = user(2)
+    bad["registrations"][0]["data"] = {"userData": "nul \x00"}
+    responses.post(SEARCH_URL, json={"total": 3, "users": [user(1), bad, user(3)]})
+    responses.post(SEARCH_URL, json={"total": 3, "users": []})
+    pages = list(store.iter_all())
+    assert [r.subject for page in pages for r in page] == ["u1", "u3"]

@@ -1,11 +1,14 @@
 """Auth0: `user_metadata` through the Management API, with a cached client-credentials token."""
 
+import logging
 import threading
 import time
 from urllib.parse import quote
 
 from .base import NotRegistered, RemoteData, StoreError, UserDataStore, merge_patch
 from .http import HttpClient, json_body, status_error
+
+logger = logging.getLogger(__name__)
 
 
 class Auth0Store(UserDataStore):
@@ -133,14 +136,19 @@ class Auth0Store(UserDataStore):
                 metadata = user.get(self.field) if isinstance(user, dict) else None
                 if not isinstance(user, dict) or not user.get("user_id"):
                     continue
-                batch.append(
-                    RemoteData(
-                        subject=str(user["user_id"]),
-                        data=metadata if isinstance(metadata, dict) else {},
-                        version=_updated_ms(user.get("updated_at")),
-                        email=str(user.get("email") or ""),
+                try:
+                    batch.append(
+                        RemoteData(
+                            subject=str(user["user_id"]),
+                            data=metadata if isinstance(metadata, dict) else {},
+                            version=_updated_ms(user.get("updated_at")),
+                            email=str(user.get("email") or ""),
+                        )
                     )
-                )
+                except StoreError as exc:
+                    logger.warning(
+                        "userdata: skipped user %s in a bulk pull: %s", user["user_id"], exc
+                    )
             if batch:
                 yield batch
             total = body.get("total")

@@ -19,6 +19,34 @@ class NotRegistered(StoreError):
         super().__init__(message, status=404, retryable=False)
 
 
+def check_storable(data):
+    """Raise StoreError when `data` holds text a database cannot keep (NUL, lone surrogates).
+
+    PostgreSQL's jsonb refuses both; catching them here turns an IdP's odd value into a recorded
+    sync error for that one user instead of a failed request.
+    """
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                bad = True
+            else:
+                bad = "\x00" in value
+            if bad:
+                raise StoreError(
+                    "The IdP's data holds text that cannot be stored (NUL or invalid Unicode).",
+                    retryable=False,
+                )
+
+
 @dataclass
 class RemoteData:
     """One user's data as the IdP holds it. `version` is an opaque, increasing number or None."""
@@ -27,6 +55,9 @@ class RemoteData:
     data: dict = field(default_factory=dict)
     version: int | None = None
     email: str = ""
+
+    def __post_init__(self):
+        check_storable(self.data)
 
 
 class UserDataStore:

@@ -1,11 +1,14 @@
 """FusionAuth: `registration.data` through the Registration and User Search APIs."""
 
+import logging
 from urllib.parse import quote
 
 from .base import NotRegistered, RemoteData, StoreError, UserDataStore, merge_patch
 from .http import HttpClient, json_body, status_error
 
 IDS_PER_SEARCH = 1000
+
+logger = logging.getLogger(__name__)
 
 
 class FusionAuthStore(UserDataStore):
@@ -142,12 +145,17 @@ class FusionAuthStore(UserDataStore):
                     registration.get("applicationId") == self.application_id
                 ):
                     data = registration.get("data") or {}
-                    yield RemoteData(
-                        subject=str(user["id"]),
-                        data=data if isinstance(data, dict) else {},
-                        version=_instant(registration),
-                        email=str(user.get("email") or ""),
-                    )
+                    try:
+                        yield RemoteData(
+                            subject=str(user["id"]),
+                            data=data if isinstance(data, dict) else {},
+                            version=_instant(registration),
+                            email=str(user.get("email") or ""),
+                        )
+                    except StoreError as exc:
+                        logger.warning(
+                            "userdata: skipped user %s in a bulk pull: %s", user["id"], exc
+                        )
                     break
 
     def close(self):
