@@ -200,10 +200,11 @@ def test_staff_sign_in_to_the_admin_and_find_synced_data(stack, new_page, restor
     page.wait_for_url(f"{stack.url}/admin/**")
     shot(page, "admin", "01-index")
     page.goto(f"{stack.url}/admin/userdata/userdata/")
+    shot(page, "admin", "02-user-data-list")
     page.get_by_role("link", name=CUSTOMER).first.click()
     page.wait_for_url(re.compile(r".*/admin/userdata/userdata/\d+/change/"))
     assert text in page.content()
-    shot(page, "admin", "02-user-data")
+    shot(page, "admin", "03-user-data")
 
 
 def test_a_user_keeps_working_across_short_token_lifetimes(stack, new_page, restore_idp_data):
@@ -217,7 +218,7 @@ def test_a_user_keeps_working_across_short_token_lifetimes(stack, new_page, rest
         sign_in(page, stack, TELLER)
         refreshes_before = devidp.stats()["token_calls"]["refresh_token"]
         for round_number in range(3):
-            time.sleep(4)  # with the round's own ~2 s, the 5-second token expires: the point
+            time.sleep(5)  # the 5-second access token expires: that passing time is the point
             text = f"round {round_number} {uuid.uuid4().hex[:6]}"
             type_and_wait_saved(page, text)
             page.fill("#changebank-total", "1.07")
