@@ -84,16 +84,20 @@ def start(args):
     host = "127.0.0.1"
     idp_url = f"http://{host}:{args.idp_port}"
     bff_url = f"http://{host}:{args.port}"
-    for port in (args.port, args.idp_port):
+    ports = (args.port,) if args.no_idp else (args.port, args.idp_port)
+    for port in ports:
         if not port_free(host, port):
             sys.exit(f"error: port {port} on {host} is in use; stop what runs there first")
     env = dev_env(DEVIDP_URL=idp_url, DEVIDP_BFF_URL=bff_url)
-    if args.idp_port != 9011:
+    if args.idp_port != 9011 and not args.no_idp:
         env.update(OIDC_ISSUER=idp_url, FUSIONAUTH_API_URL=idp_url)
+    if args.port != 8000:
+        env.setdefault("BFF_UPSTREAMS", f"changebank={bff_url}/api")
     say("preparing the databases and the demo data")
     run("manage.py", "migrate", "--noinput", "-v", "0", env=env)
-    run("-m", "devidp", "migrate", "--noinput", "-v", "0", env=env)
-    run("-m", "devidp", "kickstart", env=env)
+    if not args.no_idp:
+        run("-m", "devidp", "migrate", "--noinput", "-v", "0", env=env)
+        run("-m", "devidp", "kickstart", env=env)
     children = []
 
     def stop(*_):
@@ -109,14 +113,15 @@ def start(args):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    idp = subprocess.Popen(
-        [str(PY), "-m", "devidp", "runserver", f"{host}:{args.idp_port}", "--noreload"],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    children.append(idp)
-    wait_for(f"{idp_url}/.well-known/openid-configuration", idp)
+    if not args.no_idp:
+        idp = subprocess.Popen(
+            [str(PY), "-m", "devidp", "runserver", f"{host}:{args.idp_port}", "--noreload"],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        children.append(idp)
+        wait_for(f"{idp_url}/.well-known/openid-configuration", idp)
     bff = subprocess.Popen(
         [str(PY), "manage.py", "runserver", f"{host}:{args.port}"],
         cwd=ROOT,
@@ -125,13 +130,19 @@ def start(args):
     )
     children.append(bff)
     wait_for(f"{bff_url}/", bff)
+    issuer = env.get("OIDC_ISSUER", idp_url)
+    idp_line = (
+        f"The identity provider:      {issuer} (OIDC_ISSUER)"
+        if args.no_idp
+        else f"The development IdP:         {idp_url}/  (FusionAuth's dialect; never for production)"
+    )
     print(
         f"""
   The BFF is running:          {bff_url}/
-  The development IdP:         {idp_url}/  (FusionAuth's dialect; never for production)
+  {idp_line}
   Sign in as customer@example.com, teller@example.com or admin@example.com, password "password".
   Staff (admin@example.com) can open {bff_url}/admin/ through the IdP.
-  Press Ctrl-C to stop both.
+  Press Ctrl-C to stop.
 """,
         flush=True,
     )
@@ -170,6 +181,11 @@ def main():
     start_cmd = commands.add_parser("start", help="set up and run the demo (BFF + development IdP)")
     start_cmd.add_argument("--port", type=int, default=8000, help="the BFF's port (8000)")
     start_cmd.add_argument("--idp-port", type=int, default=9011, help="the dev IdP's port (9011)")
+    start_cmd.add_argument(
+        "--no-idp",
+        action="store_true",
+        help="start only the BFF (for a real FusionAuth or another provider set by OIDC_ISSUER)",
+    )
     start_cmd.set_defaults(handler=start)
     test_cmd = commands.add_parser("test", help="set up and run the whole test suite")
     test_cmd.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
