@@ -190,7 +190,12 @@ def main():
     test_cmd = commands.add_parser("test", help="set up and run the whole test suite")
     test_cmd.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
     test_cmd.set_defaults(handler=test)
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    if argv[:1] == ["test"] and "-h" not in argv[1:2] and "--help" not in argv[1:2]:
+        # Everything after "test" belongs to pytest, options included (argparse would eat them).
+        args = argparse.Namespace(handler=test, pytest_args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     args.handler(args)
 
 
