@@ -101,9 +101,15 @@ WSGI_APPLICATION = "bffproject.wsgi.application"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # SQLite: wait for a writer instead of failing at once; WAL lets readers run beside it.
+    # SQLite: wait for a writer instead of failing at once; WAL lets readers run beside it; and
+    # IMMEDIATE transactions take the write lock up front, so two writers queue instead of one
+    # failing with "database is locked" when it upgrades a read.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+        {
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL;",
+            "transaction_mode": "IMMEDIATE",
+        }
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

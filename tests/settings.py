@@ -6,3 +6,12 @@ import os
 os.environ.setdefault("DEBUG", "true")
 
 from bffproject.settings import *  # noqa: E402, F403
+
+# A file, not memory, for SQLite test databases: the live server thread then gets a connection of its
+# own instead of sharing the test thread's (two threads in one SQLite connection collide).
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"bff-test-{os.getpid()}.sqlite3")
+    }
