@@ -3,6 +3,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+admin.site.site_header = "ChangeBank administration"
+admin.site.site_title = "ChangeBank admin"
+admin.site.index_title = "Users, sessions and synced data"
+
 urlpatterns = [
     path("auth/", include("oauthbff.urls")),
     path("bff/api/", include("oauthbff.proxy_urls")),
