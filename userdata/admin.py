@@ -70,29 +70,6 @@ class UserDataAdmin(admin.ModelAdmin):
     ordering = ("email",)
     actions = ["pull_now", "push_now", "keep_local", "take_remote"]
     inlines = [SyncEventInline]
-    readonly_fields = (
-        "user",
-        "issuer",
-        "subject",
-        "email",
-        "registered",
-        "sync_state_label",
-        "pretty_data",
-        "pretty_remote_data",
-        "pretty_conflict_remote_data",
-        "remote_version",
-        "conflict_remote_version",
-        "conflict_at",
-        "pending",
-        "edit_seq",
-        "edited_at",
-        "pulled_at",
-        "pushed_at",
-        "push_attempts",
-        "next_push_at",
-        "last_error",
-        "last_error_at",
-    )
     fieldsets = (
         (
             None,
@@ -120,6 +97,8 @@ class UserDataAdmin(admin.ModelAdmin):
             },
         ),
     )
+    # Staff never edit the mirror by hand: every field shown is read-only; actions change it.
+    readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
 
     def has_add_permission(self, request):
         return False
