@@ -6,8 +6,9 @@ push waits for its answer); each decision runs in `transaction.atomic()` on a ro
 """
 
 import logging
+import queue
+import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
@@ -122,18 +123,22 @@ def update_many(items):
             )
 
 
-def insert_many(items):
+def insert_many(items, model=UserData):
     """Insert many new rows (dicts of field values; the rest take their defaults) with one
-    executemany: the first pull of 10,000 users spends most of its time in ORM inserts otherwise."""
+    executemany: the ORM's bulk_create compiles every row's placeholders and dominated both the first
+    pull of 10,000 users and the history written by a bulk push."""
     if not items:
         return
-    meta = UserData._meta
+    meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
-    defaults = {f.attname: f.get_default() for f in fields}
+    now = timezone.now()
+    defaults = {
+        f.attname: now if getattr(f, "auto_now_add", False) else f.get_default() for f in fields
+    }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.executemany(
             sql,
@@ -145,6 +150,23 @@ def insert_many(items):
                 for item in items
             ],
         )
+
+
+def save_events(events):
+    """Write unsaved SyncEvent instances (their `created_at` is now)."""
+    insert_many(
+        [
+            {
+                "userdata_id": e.userdata_id,
+                "kind": e.kind,
+                "message": e.message,
+                "remote_version": e.remote_version,
+                "detail": e.detail,
+            }
+            for e in events
+        ],
+        SyncEvent,
+    )
 
 
 def conflict_policy():
@@ -427,7 +449,7 @@ def _apply_page(page, *, issuer, dry_run):
         save_rows(changed_rows, ROW_FIELDS)
         if untouched:
             UserData.objects.filter(pk__in=untouched).update(pulled_at=now)
-        SyncEvent.objects.bulk_create(events, batch_size=BATCH)
+        save_events(events)
     return counts
 
 
@@ -580,7 +602,7 @@ def _record_pushes(results):
                 )
             )
         update_many(updates)
-        SyncEvent.objects.bulk_create(events, batch_size=BATCH)
+        save_events(events)
 
 
 def push_all(*, workers=None, queryset=None, dry_run=False, progress=None):
@@ -600,26 +622,26 @@ def push_all(*, workers=None, queryset=None, dry_run=False, progress=None):
         .count()
     )
     done = []
-    inflight = set()
 
-    def collect(futures):
-        for future in futures:
-            row_id, seq, sent, result, error = future.result()
-            if error is not None:
-                summary.errors += 1
-                if len(summary.messages) < 20:
-                    summary.messages.append(error)
-                _record_error(row_id, error, push=True)
-            else:
-                done.append((row_id, seq, sent, result))
-                summary.changed += 1
+    def collect():
+        row_id, seq, sent, result, error = pushers.next_result()
+        if isinstance(error, BaseException):
+            raise error
+        if error is not None:
+            summary.errors += 1
+            if len(summary.messages) < 20:
+                summary.messages.append(error)
+            _record_error(row_id, error, push=True)
+        else:
+            done.append((row_id, seq, sent, result))
+            summary.changed += 1
         if len(done) >= BATCH:
             _record_pushes(done)
             done.clear()
         if progress:
             progress(summary.changed + summary.errors)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="userdata-push") as pool:
+    with _Pushers(store, workers) as pushers:
         last_id = 0
         while True:
             chunk = list(
@@ -633,17 +655,11 @@ def push_all(*, workers=None, queryset=None, dry_run=False, progress=None):
             if dry_run:
                 continue
             for row in ready:
-                while len(inflight) >= workers * 8:
-                    finished, inflight = wait(inflight, return_when=FIRST_COMPLETED)
-                    collect(finished)
-                inflight.add(
-                    pool.submit(
-                        _send, store, row.pk, row.subject, row.edit_seq, row.data, row.remote_data
-                    )
-                )
-        while inflight:
-            finished, inflight = wait(inflight, return_when=FIRST_COMPLETED)
-            collect(finished)
+                while pushers.inflight >= workers * 8:
+                    collect()
+                pushers.submit((row.pk, row.subject, row.edit_seq, row.data, row.remote_data))
+        while pushers.inflight:
+            collect()
     if done:
         _record_pushes(done)
     summary.requests = _requests(store) - before
@@ -651,12 +667,57 @@ def push_all(*, workers=None, queryset=None, dry_run=False, progress=None):
     return summary
 
 
-def _send(store, row_id, subject, seq, data, base):
-    """Runs on a worker thread: one push, no database access."""
-    try:
-        return row_id, seq, data, store.push(subject, data, base=base), None
-    except StoreError as exc:
-        return row_id, seq, data, None, str(exc)
+class _Pushers:
+    """`workers` threads that send pushes taken from one queue and hand each outcome back on
+    another, so the calling thread keeps every database write. Plain queues rather than futures:
+    with 16 workers the executor's per-call bookkeeping showed up next to the HTTP itself."""
+
+    def __init__(self, store, workers):
+        self.store = store
+        self.jobs = queue.SimpleQueue()
+        self.results = queue.SimpleQueue()
+        self.inflight = 0
+        self.threads = [
+            threading.Thread(target=self._run, name=f"userdata-push-{n}", daemon=True)
+            for n in range(workers)
+        ]
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        while True:  # on an error, drop what is not sent yet
+            try:
+                self.jobs.get_nowait()
+            except queue.Empty:
+                break
+        for _ in self.threads:
+            self.jobs.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def submit(self, job):
+        self.jobs.put(job)
+        self.inflight += 1
+
+    def next_result(self):
+        """(row id, edit_seq, data sent, RemoteData or None, error: None, a message or an exception)."""
+        result = self.results.get()
+        self.inflight -= 1
+        return result
+
+    def _run(self):
+        while (job := self.jobs.get()) is not None:
+            row_id, subject, seq, data, base = job
+            try:
+                outcome = self.store.push(subject, data, base=base), None
+            except StoreError as exc:
+                outcome = None, str(exc)
+            except BaseException as exc:  # noqa: BLE001 - the calling thread re-raises it
+                outcome = None, exc
+            self.results.put((row_id, seq, data, *outcome))
 
 
 def _verify_chunk(store, ids, summary, *, dry_run):
@@ -698,7 +759,7 @@ def _verify_chunk(store, ids, summary, *, dry_run):
             transaction.set_rollback(True)
         else:
             save_rows(changed, ROW_FIELDS)
-            SyncEvent.objects.bulk_create(events, batch_size=BATCH)
+            save_events(events)
             # Still under the lock: what is about to be sent, to recognise its webhook echo.
             UserData.objects.filter(pk__in=[row.pk for row in ready]).update(pushed_data=F("data"))
     if failed:

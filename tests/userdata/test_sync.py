@@ -1,5 +1,7 @@
 """userdata/sync.py: pull never loses local edits, push is idempotent, conflicts follow the policy."""
 
+import threading
+
 import pytest
 
 from userdata import sync
@@ -208,6 +210,22 @@ def test_push_all_dry_run_sends_nothing(make_user, memory_store):
     summary = sync.push_all(dry_run=True)
     assert summary.total == 1 and "push" not in memory_store.calls
     assert UserData.objects.get(pk=row.pk).pending
+
+
+def test_push_all_reraises_a_worker_bug_and_keeps_the_edit(make_user, memory_store, monkeypatch):
+    remote = memory_store.set("s1", {"userData": "base"})
+    user, row = make_user(subject="s1", data={"userData": "base"}, remote_version=remote.version)
+    sync.save_edit(user, "edit")
+
+    def broken(subject, data, *, base=None):
+        raise RuntimeError("bug in a store")
+
+    monkeypatch.setattr(memory_store, "push", broken)
+    with pytest.raises(RuntimeError, match="bug in a store"):
+        sync.push_all(workers=4)
+    assert not [t for t in threading.enumerate() if t.name.startswith("userdata-push")]
+    row = UserData.objects.get(pk=row.pk)
+    assert row.pending and row.data == {"userData": "edit"}
 
 
 def test_save_edit_rejects_over_limit(make_user, memory_store, settings):

@@ -25,10 +25,10 @@ class FusionAuthStore(UserDataStore):
         self.api_url = api_url.rstrip("/")
         self.application_id = application_id
         self.page_size = page_size
-        self.http = HttpClient(base_url=self.api_url, **http)
-        self.http.session.headers.update({"Authorization": api_key, "Accept": "application/json"})
+        headers = {"Authorization": api_key, "Accept": "application/json"}
         if tenant_id:
-            self.http.session.headers["X-FusionAuth-TenantId"] = tenant_id
+            headers["X-FusionAuth-TenantId"] = tenant_id
+        self.http = HttpClient(base_url=self.api_url, headers=headers, **http)
 
     @classmethod
     def from_settings(cls, conf):

@@ -1,4 +1,4 @@
-"""A pooled `requests` session with timeouts and retries of what is safe to retry."""
+"""A pooled `requests` transport with timeouts and retries of what is safe to retry."""
 
 import itertools
 import logging
@@ -17,8 +17,14 @@ RETRY_STATUSES = {502, 503, 504}
 
 
 class HttpClient:
-    """One pooled session per store. Retries connection failures and 502/503/504 for idempotent
-    calls, and 429 for any call (the server did not process it), honouring `Retry-After`."""
+    """One connection pool per store. Retries connection failures and 502/503/504 for idempotent
+    calls, and 429 for any call (the server did not process it), honouring `Retry-After`.
+
+    Requests go straight to the pooled `HTTPAdapter` as `PreparedRequest`s rather than through a
+    `requests.Session`: an IdP API needs no cookie jar, redirect following or per-call merging of
+    session settings, and with 16 push workers that layer cost more CPU than the HTTP itself.
+    Environment settings (proxies, CA bundle) are read once here.
+    """
 
     def __init__(
         self,
@@ -30,35 +36,47 @@ class HttpClient:
         retry_after_max,
         sleep=None,
         base_url="",
+        headers=None,
     ):
         self.timeout = (min(connect_timeout, timeout), timeout)
         self.retries = retries
         self.retry_after_max = retry_after_max
         self.sleep = sleep or time.sleep
-        self.session = requests.Session()
-        # Proxy and CA settings from the environment are read once here, not on every call
-        # (requests re-scans os.environ per request otherwise: measurable at 800 calls/s).
-        self.session.trust_env = False
-        if base_url:
-            self.session.proxies.update(requests.utils.get_environ_proxies(base_url))
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if bundle:
-            self.session.verify = bundle
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.headers = requests.utils.default_headers()
+        self.headers.update(headers or {})
+        self.proxies = requests.utils.get_environ_proxies(base_url) if base_url else {}
+        self.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
+        self.adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         self._counter = itertools.count(1)
         self._made = 0
 
-    def request(self, method, url, *, idempotent=True, what="IdP call", **kwargs):
-        """Send one request with retries; return the response (any status) or raise StoreError."""
-        kwargs.setdefault("timeout", self.timeout)
+    def request(
+        self, method, url, *, idempotent=True, what="IdP call", headers=None, timeout=None, **body
+    ):
+        """Send one request with retries; return the response (any status) or raise StoreError.
+
+        `body` takes `json`, `data` or `params` as `requests` does.
+        """
+        prepared = requests.PreparedRequest()
+        try:
+            prepared.prepare(
+                method=method, url=url, headers={**self.headers, **(headers or {})}, **body
+            )
+        except (requests.RequestException, ValueError) as exc:
+            raise StoreError(f"{what}: {exc.__class__.__name__}.") from exc
         attempt = 0
         while True:
             attempt += 1
             self._made = next(self._counter)
             try:
-                response = self.session.request(method, url, **kwargs)
+                response = self.adapter.send(
+                    prepared,
+                    timeout=timeout or self.timeout,
+                    verify=self.verify,
+                    proxies=self.proxies,
+                )
             except requests.ConnectionError as exc:
                 # A refused or failed connection never reached the server: always safe to retry.
                 if attempt <= self.retries and (idempotent or _not_sent(exc)):
@@ -111,7 +129,7 @@ class HttpClient:
         self.sleep(min(2.0, 0.1 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2))
 
     def close(self):
-        self.session.close()
+        self.adapter.close()
 
 
 def _not_sent(exc):
