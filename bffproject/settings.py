@@ -197,6 +197,8 @@ OAUTHBFF = {
     "CLOCK_SKEW": env.int("OIDC_CLOCK_SKEW", default=60),
     "JWKS_CACHE_SECONDS": env.int("OIDC_JWKS_CACHE_SECONDS", default=3600),
     "STATE_MAX_AGE": env.int("OIDC_STATE_MAX_AGE", default=600),
+    # The home page shows the user's mirror row: load it with the user.
+    "USER_SELECT_RELATED": ["userdata"],
     # DEBUG default: the BFF's own API, so the proxy works out of the box (runserver on :8000).
     "UPSTREAMS": env.dict(
         "BFF_UPSTREAMS", default={"changebank": "http://127.0.0.1:8000/api"} if DEBUG else {}

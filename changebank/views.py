@@ -7,14 +7,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from changebank.money import InvalidAmount, make_change
 from oauthbff.resource import require_token
+from oauthbff.tokens import session_roles
 
 CHANGE_ROLES = ("customer", "teller")
 PANIC_ROLES = ("teller",)
 PANIC_MESSAGE = "We've called the police!"
 
 
-def _user_roles(user):
-    return set(user.groups.values_list("name", flat=True))
+def _user_roles(request):
+    return set(session_roles(request))
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -40,7 +41,7 @@ def panic_api(request):
 def make_change_page(request):
     """The no-JS form's target: the same computation, shown as a page."""
     context = {"total": request.GET.get("total", "")}
-    if not _user_roles(request.user).intersection(CHANGE_ROLES):
+    if not _user_roles(request).intersection(CHANGE_ROLES):
         context["error"] = "You need the customer or teller role to make change."
         return render(request, "changebank/result.html", context, status=403)
     try:
@@ -55,7 +56,7 @@ def make_change_page(request):
 @login_required
 def panic_page(request):
     """The no-JS Panic button's target (CSRF-protected like every form post)."""
-    if not _user_roles(request.user).intersection(PANIC_ROLES):
+    if not _user_roles(request).intersection(PANIC_ROLES):
         context = {"error": "Only tellers can call the police."}
         return render(request, "changebank/result.html", context, status=403)
     return render(request, "changebank/result.html", {"panic_message": PANIC_MESSAGE})

@@ -86,6 +86,16 @@ class OIDCBackend(OIDCAuthenticationBackend):
         self.OIDC_RP_CLIENT_ID = bff_settings.CLIENT_ID
         self.OIDC_RP_CLIENT_SECRET = bff_settings.CLIENT_SECRET
 
+    def get_user(self, user_id):
+        """The session's user, with OAUTHBFF USER_SELECT_RELATED joined in: Django calls this on
+        every request, so relations every page reads come in the same query."""
+        try:
+            return self.UserModel._default_manager.select_related(
+                *bff_settings.USER_SELECT_RELATED
+            ).get(pk=user_id)
+        except self.UserModel.DoesNotExist:
+            return None
+
     @staticmethod
     def get_settings(attr, *args):
         return oidc_setting(attr, *args)
@@ -162,6 +172,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
                 "token_response": self.token_response,
                 "claims": payload,
                 "access_claims": access_claims,
+                "roles": claims["roles"],
             },
         )
         return claims

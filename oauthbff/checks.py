@@ -4,7 +4,9 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import FieldDoesNotExist
 
 from oauthbff.conf import bff_settings
 from oauthbff.provider import FORBIDDEN_ALGORITHMS
@@ -113,4 +115,25 @@ def check_oauthbff_settings(app_configs, **kwargs):
         errors.append(_error(f"MIDDLEWARE must include {MIDDLEWARE_PATH!r}.", 14))
     elif auth_mw in middleware and middleware.index(MIDDLEWARE_PATH) < middleware.index(auth_mw):
         errors.append(_error(f"{MIDDLEWARE_PATH!r} must come after AuthenticationMiddleware.", 15))
+    errors.extend(_check_select_related())
     return errors
+
+
+def _check_select_related():
+    """Every USER_SELECT_RELATED name must be a single-valued relation of the user model; otherwise
+    each request would fail when loading its user."""
+    user_model = get_user_model()
+    for name in bff_settings.USER_SELECT_RELATED or []:
+        try:
+            field = user_model._meta.get_field(name)
+        except FieldDoesNotExist:
+            field = None
+        if field is None or not (field.one_to_one or field.many_to_one):
+            return [
+                _error(
+                    f"OAUTHBFF['USER_SELECT_RELATED'] names {name!r}, which is not a one-to-one "
+                    f"or foreign-key relation of {user_model._meta.label}.",
+                    16,
+                )
+            ]
+    return []

@@ -44,6 +44,9 @@ DEFAULTS = {
     "USE_NONCE": True,
     # Create a Django user on first sign-in.
     "CREATE_USERS": True,
+    # One-to-one relations of the user model loaded with the user on every request (one query
+    # instead of one more per relation), e.g. ["userdata"] for the page that shows the mirror.
+    "USER_SELECT_RELATED": [],
 }
 
 

@@ -204,7 +204,7 @@ def session_principal(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    from oauthbff.tokens import SessionExpired, get_access_token
+    from oauthbff.tokens import SessionExpired, get_access_token, session_roles
 
     try:
         get_access_token(request)
@@ -214,7 +214,7 @@ def session_principal(request):
             raise TokenError(
                 "Your session has ended; sign in again.", error="session_expired"
             ) from exc
-    roles = frozenset(user.groups.values_list("name", flat=True))
+    roles = frozenset(session_roles(request))
     identity = getattr(user, "oidc_identity", None)
     subject = getattr(identity, "subject", "") or str(user.pk)
     return Principal(via="session", roles=roles, subject=subject, user=user)

@@ -187,13 +187,18 @@ SAFE_CLAIMS = (
 
 
 @sensitive_variables()
-def start_session(request, user, token_response, claims, access_claims):
-    """Index the freshly signed-in session and store its tokens (called after ``auth.login``)."""
+def start_session(request, user, token_response, claims, access_claims, roles=None):
+    """Index the freshly signed-in session and store its tokens (called after ``auth.login``).
+
+    ``roles`` are the ones the backend read (OAUTHBFF ROLES_CLAIM); they stay on the row for
+    ``session_roles``.
+    """
     if request.session.session_key is None:
         request.session.save()
-    roles = access_claims.get("roles") if isinstance(access_claims.get("roles"), list) else []
+    if roles is None:
+        roles = access_claims.get("roles") if isinstance(access_claims.get("roles"), list) else []
     safe = {k: claims[k] for k in SAFE_CLAIMS if k in claims}
-    safe["roles"] = roles
+    safe["roles"] = sorted(str(role) for role in roles)
     row = OIDCSession.objects.create(
         session_key=request.session.session_key,
         user=user,
@@ -233,6 +238,22 @@ def current_session(request, *, reload=False):
             row.session_key = key
     setattr(request, ROW_CACHE_ATTR, row)
     return row
+
+
+def session_roles(request):
+    """The signed-in user's roles, sorted, as the provider granted them for this session.
+
+    They are read from the session's row, which every signed-in request has loaded already, so pages
+    and APIs check roles without a query. Django groups hold the same names (set at each sign-in, for
+    the admin and permissions); a user signed in without the provider has only those.
+    """
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return []
+    row = current_session(request)
+    if row is not None and isinstance(row.claims.get("roles"), list):
+        return row.claims["roles"]
+    return sorted(user.groups.values_list("name", flat=True))
 
 
 def needs_refresh(row, *, leeway=None):

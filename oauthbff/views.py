@@ -36,6 +36,7 @@ from oauthbff.tokens import (
     current_session,
     end_session,
     get_access_token,
+    session_roles,
     start_session,
 )
 
@@ -186,7 +187,12 @@ class CallbackView(OIDCAuthenticationCallbackView):
         auth.login(request, self.user, backend="oauthbff.backends.OIDCBackend")
         request.session.pop("oidc_login_next", None)
         row = start_session(
-            request, self.user, result["token_response"], result["claims"], result["access_claims"]
+            request,
+            self.user,
+            result["token_response"],
+            result["claims"],
+            result["access_claims"],
+            roles=result["roles"],
         )
         user_signed_in.send(
             sender=self.__class__,
@@ -241,7 +247,7 @@ def user_view(request):
                 "username": user.get_username(),
                 "email": user.email,
                 "is_staff": user.is_staff,
-                "roles": sorted(g.name for g in user.groups.all()),
+                "roles": session_roles(request),
             },
             "claims": claims,
             "access_token_expires_at": _iso(row.access_expires_at),

@@ -183,8 +183,18 @@ def _event(row, kind, message, *, version=None, detail=None):
 # --- finding and creating mirror rows ---------------------------------------------------------
 
 
-def get_mirror(user):
-    """The user's mirror row, or None (one query)."""
+def get_mirror(user, *, fresh=True):
+    """The user's mirror row, or None.
+
+    With ``fresh=False`` the row already loaded with the user is used (OAUTHBFF USER_SELECT_RELATED
+    names "userdata" in this project's settings), so a page load makes no query for it; otherwise, and
+    always after a write, it is read again.
+    """
+    if not fresh:
+        try:
+            return user.userdata
+        except UserData.DoesNotExist:
+            return None
     return UserData.objects.filter(user=user).first()
 
 

@@ -48,7 +48,7 @@ def home(request):
     """Greeting and the userData field, read from the mirror: no IdP call unless edits wait."""
     context = {"max_bytes": userdata_settings()["MAX_BYTES"]}
     if request.user.is_authenticated:
-        row = sync.get_mirror(request.user)
+        row = sync.get_mirror(request.user, fresh=False)
         if row is None:
             row = sync.mirror_for_user(request.user)
         elif sync.push_if_due(row) is not None or sync.pull_if_stale(row) is not None:

@@ -7,18 +7,18 @@ from django.templatetags.static import static
 from django.urls import get_script_prefix, get_urlconf, reverse
 
 from oauthbff.conf import bff_settings
+from oauthbff.tokens import session_roles
 
 register = template.Library()
 
 PROXY_UPSTREAM = "changebank"
 
 
-@register.simple_tag
-def user_roles(user):
-    """The signed-in user's roles (Django groups named after the IdP's roles), sorted."""
-    if not getattr(user, "is_authenticated", False):
-        return []
-    return sorted(user.groups.values_list("name", flat=True))
+@register.simple_tag(takes_context=True)
+def user_roles(context):
+    """The signed-in user's roles for this session, sorted (see ``oauthbff.tokens.session_roles``)."""
+    request = context.get("request")
+    return session_roles(request) if request is not None else []
 
 
 @register.simple_tag

@@ -57,3 +57,11 @@ def test_backend_and_middleware(settings):
     assert {"oauthbff.E013", "oauthbff.E014"} <= set(ids(check_oauthbff_settings(None)))
     settings.MIDDLEWARE = ["oauthbff.middleware.TokenRefreshMiddleware", *mw]
     assert "oauthbff.E015" in ids(check_oauthbff_settings(None))
+
+
+@pytest.mark.parametrize("name", ["no_such_relation", "groups", "username"])
+def test_user_select_related_must_be_single_valued_relations(settings, name):
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "USER_SELECT_RELATED": ["userdata", name]}
+    assert "oauthbff.E016" in ids(check_oauthbff_settings(None))
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "USER_SELECT_RELATED": ["userdata"]}
+    assert "oauthbff.E016" not in ids(check_oauthbff_settings(None))

@@ -6,7 +6,9 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from oauthbff.models import OIDCIdentity, OIDCSession
 from oauthbff.signals import session_ended, user_signed_in
@@ -259,6 +261,17 @@ def test_roles_claim_dotted_path(client, op, settings):
     op.access_token = lambda **extra: original(realm_access={"roles": ["admin"]}, **extra)
     sign_in(client, op)
     assert get_user_model().objects.get().is_staff
+    assert OIDCSession.objects.get().claims["roles"] == ["admin"]
+    assert client.get("/auth/user/").json()["user"]["roles"] == ["admin"]
+
+
+def test_session_roles_come_from_the_session_row_without_a_query(client, op):
+    sign_in(client, op)
+    client.get("/auth/user/")
+    with CaptureQueriesContext(connection) as queries:
+        data = client.get("/auth/user/").json()
+    assert data["user"]["roles"] == ["customer"]
+    assert not [q for q in queries.captured_queries if "auth_group" in q["sql"]]
 
 
 def test_user_endpoint(client, op):

@@ -8,6 +8,8 @@ import time
 import pytest
 import requests
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from userdata import stores, sync
 from userdata.models import ProcessedWebhook, SyncEvent, UserData
@@ -25,15 +27,15 @@ def idp(bff_on_devidp):
 
 @pytest.fixture
 def outbound(monkeypatch):
-    """Every HTTP call the BFF process makes, by URL."""
+    """Every HTTP call the BFF process makes, by URL (at the transport every client here shares)."""
     calls = []
-    original = requests.Session.send
+    original = requests.adapters.HTTPAdapter.send
 
     def spy(self, request, **kwargs):
         calls.append(request.url)
         return original(self, request, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "send", spy)
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", spy)
     return calls
 
 
@@ -75,6 +77,15 @@ def test_sign_in_pulls_then_warm_page_makes_no_idp_call(idp, signed_in_client, o
     assert f"<h1>Hi, {EMAIL}!</h1>" in html
     assert "written at the IdP &lt;3</textarea>" in html
     assert outbound == []
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/").status_code == 200
+    # Besides loading the session: the user with the mirror row, then the session's token row
+    # (the roles come from that row).
+    tables = [q["sql"].split(" FROM ")[1].split()[0] for q in queries.captured_queries]
+    assert [t for t in tables if t != '"django_session"'] == [
+        '"auth_user"',
+        '"oauthbff_oidcsession"',
+    ]
 
 
 def test_edit_is_pushed_to_the_idp_keeping_other_fields(idp, signed_in_client):
@@ -156,5 +167,5 @@ def test_bulk_pull_command_uses_search(idp, outbound):
     result = json.loads(out.getvalue())
     assert result["errors"] == 0 and result["total"] >= 3
     assert UserData.objects.get(email="teller@example.com").data["userData"] == "teller note"
-    assert all("/api/user/search" in url for url in outbound)
+    assert outbound and all("/api/user/search" in url for url in outbound)
     assert len(outbound) <= 2
