@@ -26,6 +26,9 @@ logger = logging.getLogger("userdata.sync")
 
 USER_DATA_KEY = "userData"
 BATCH = 500
+# Pushed results are written in smaller batches: each write holds the interpreter lock while
+# the push workers wait on it.
+RECORD_BATCH = 100
 ROW_FIELDS = [
     "email",
     "registered",
@@ -634,18 +637,18 @@ def push_all(*, workers=None, queryset=None, dry_run=False, progress=None):
     done = []
 
     def collect():
-        row_id, seq, sent, result, error = pushers.next_result()
-        if isinstance(error, BaseException):
-            raise error
-        if error is not None:
-            summary.errors += 1
-            if len(summary.messages) < 20:
-                summary.messages.append(error)
-            _record_error(row_id, error, push=True)
-        else:
-            done.append((row_id, seq, sent, result))
-            summary.changed += 1
-        if len(done) >= BATCH:
+        for row_id, seq, sent, result, error in pushers.finished():
+            if isinstance(error, BaseException):
+                raise error
+            if error is not None:
+                summary.errors += 1
+                if len(summary.messages) < 20:
+                    summary.messages.append(error)
+                _record_error(row_id, error, push=True)
+            else:
+                done.append((row_id, seq, sent, result))
+                summary.changed += 1
+        if len(done) >= RECORD_BATCH:
             _record_pushes(done)
             done.clear()
         if progress:
@@ -712,11 +715,20 @@ class _Pushers:
         self.jobs.put(job)
         self.inflight += 1
 
-    def next_result(self):
-        """(row id, edit_seq, data sent, RemoteData or None, error: None, a message or an exception)."""
-        result = self.results.get()
-        self.inflight -= 1
-        return result
+    def finished(self):
+        """Outcomes of finished pushes, at least one: (row id, edit_seq, data sent, RemoteData or
+        None, error: None, a message or an exception). Waits a moment first so that one wake-up of
+        the calling thread takes several results."""
+        if self.results.qsize() < 4:
+            time.sleep(0.005)
+        batch = [self.results.get()]
+        while True:
+            try:
+                batch.append(self.results.get_nowait())
+            except queue.Empty:
+                break
+        self.inflight -= len(batch)
+        return batch
 
     def _run(self):
         while (job := self.jobs.get()) is not None:
