@@ -1,6 +1,7 @@
 """userdata/management/commands/syncuserdata.py: pull, push, status, --user, --dry-run, --json."""
 
 import json
+import os
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -43,6 +44,37 @@ def test_push_json_and_exit_status(memory_store, make_user):
     memory_store.down = True
     code, out, _ = run("push", "--json")
     assert code == 1 and json.loads(out)["errors"] == 1
+
+
+@pytest.mark.skipif(
+    len(getattr(os, "sched_getaffinity", lambda pid: ())(0)) < 2,
+    reason="needs Linux CPU affinity and two CPUs",
+)
+def test_push_one_cpu_runs_the_workers_on_one_cpu_then_restores(
+    memory_store, make_user, monkeypatch
+):
+    before = os.sched_getaffinity(0)
+    seen = []
+    original = memory_store.push
+
+    def push(subject, data, *, base=None):
+        seen.append(os.sched_getaffinity(0))
+        return original(subject, data, base=base)
+
+    monkeypatch.setattr(memory_store, "push", push)
+    for n in range(3):
+        remote = memory_store.set(f"s{n}", {"userData": "a"})
+        user, _ = make_user(
+            email=f"u{n}@example.com",
+            subject=f"s{n}",
+            data={"userData": "a"},
+            remote_version=remote.version,
+        )
+        sync.save_edit(user, "b")
+    code, out, _ = run("push", "--json", "--workers", "3", "--one-cpu")
+    assert code == 0 and json.loads(out)["changed"] == 3
+    assert len(seen) == 3 and all(len(cpus) == 1 and cpus <= before for cpus in seen)
+    assert os.sched_getaffinity(0) == before
 
 
 def test_push_after_outage_delivers(memory_store, make_user):

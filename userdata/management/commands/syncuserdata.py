@@ -56,9 +56,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers", type=int, default=None, help="concurrent pushes (default 8)"
         )
+        parser.add_argument(
+            "--one-cpu",
+            action="store_true",
+            help="push: run the workers on one CPU (faster unless that CPU is busy; Linux)",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
-    def handle(self, *args, action, user=None, dry_run=False, workers=None, json=False, **options):
+    def handle(
+        self,
+        *args,
+        action,
+        user=None,
+        dry_run=False,
+        workers=None,
+        json=False,
+        one_cpu=False,
+        **options,
+    ):
         if workers is not None and not 1 <= workers <= 128:
             raise CommandError("--workers must be between 1 and 128.")
         rows = None
@@ -80,7 +95,11 @@ class Command(BaseCommand):
                 base = rows if rows is not None else UserData.objects.all()
                 progress.total = base.filter(pending=True, conflict_at__isnull=True).count()
             summary = sync.push_all(
-                workers=workers, queryset=rows, dry_run=dry_run, progress=progress
+                workers=workers,
+                queryset=rows,
+                dry_run=dry_run,
+                progress=progress,
+                one_cpu=one_cpu,
             )
         if progress is not None:
             progress.finish()
