@@ -68,6 +68,38 @@ def roles_from(claims):
     return [str(role) for role in value if isinstance(role, str | int)]
 
 
+def refreshed_roles(access_token, subject):
+    """The roles a refreshed access token grants, or None when it cannot tell: an opaque token, one
+    not meant for this client, or one for another subject. Then the session keeps its roles."""
+    if not isinstance(access_token, str) or access_token.count(".") != 2:
+        return None
+    try:
+        claims = get_provider().decode_jwt(
+            access_token, audience=bff_settings.CLIENT_ID, require=("exp", "sub")
+        )
+    except (InvalidToken, ProviderError) as exc:
+        logger.info("oauthbff: refreshed access token not readable here (%s); roles kept", exc)
+        return None
+    if claims.get("sub") != subject:
+        return None
+    return roles_from(claims)
+
+
+def apply_roles(user, roles):
+    """Map roles to the user's groups and staff / superuser flags."""
+    roles = set(roles)
+    flags = {
+        "is_staff": bool(roles & set(bff_settings.STAFF_ROLES + bff_settings.SUPERUSER_ROLES)),
+        "is_superuser": bool(roles & set(bff_settings.SUPERUSER_ROLES)),
+    }
+    changed = [name for name, value in flags.items() if getattr(user, name) != value]
+    for name in changed:
+        setattr(user, name, flags[name])
+    if changed:
+        user.save(update_fields=changed)
+    user.groups.set([Group.objects.get_or_create(name=role[:150])[0] for role in sorted(roles)])
+
+
 def username_for(issuer, subject):
     """A stable username from the identity (never the e-mail address)."""
     if issuer == bff_settings.ISSUER and len(subject) <= 150:
@@ -224,20 +256,16 @@ class OIDCBackend(OIDCAuthenticationBackend):
 
     def update_user(self, user, claims):
         """Copy profile claims and map roles to groups and the staff / superuser flags."""
-        roles = set(claims.get("roles", []))
         fields = {
             "email": claims.get("email", user.email) or "",
             "first_name": (claims.get("given_name") or user.first_name or "")[:150],
             "last_name": (claims.get("family_name") or user.last_name or "")[:150],
-            "is_staff": bool(roles & set(bff_settings.STAFF_ROLES + bff_settings.SUPERUSER_ROLES)),
-            "is_superuser": bool(roles & set(bff_settings.SUPERUSER_ROLES)),
         }
         changed = [name for name, value in fields.items() if getattr(user, name) != value]
         for name in changed:
             setattr(user, name, fields[name])
         if changed:
             user.save(update_fields=changed)
-        groups = [Group.objects.get_or_create(name=role[:150])[0] for role in sorted(roles)]
-        user.groups.set(groups)
+        apply_roles(user, claims.get("roles", []))
         OIDCIdentity.objects.filter(user=user).update(last_login_at=timezone.now())
         return user

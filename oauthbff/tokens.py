@@ -349,21 +349,29 @@ def _refresh_locked(row, request):
             raise SessionExpired("The identity provider returned another user.")
     expires_at = expires_at_from(response)
     now = timezone.now()
-    updated = (
-        OIDCSession.objects.active()
-        .filter(pk=row.pk, version=row.version)
-        .update(
-            access_token=encrypt(response["access_token"]),
-            refresh_token=encrypt(response.get("refresh_token") or refresh_token),
-            id_token=encrypt(id_token) if id_token else row.id_token,
-            access_expires_at=expires_at,
-            version=F("version") + 1,
-            last_used_at=now,
-        )
-    )
+    # Role changes at the provider reach the session with the next refresh, not the next sign-in.
+    from oauthbff.backends import apply_roles, refreshed_roles
+
+    values = {
+        "access_token": encrypt(response["access_token"]),
+        "refresh_token": encrypt(response.get("refresh_token") or refresh_token),
+        "id_token": encrypt(id_token) if id_token else row.id_token,
+        "access_expires_at": expires_at,
+        "version": F("version") + 1,
+        "last_used_at": now,
+    }
+    roles = refreshed_roles(response["access_token"], row.subject)
+    changed_roles = roles is not None and sorted(roles) != row.claims.get("roles")
+    if changed_roles:
+        roles = sorted(roles)
+        values["claims"] = {**row.claims, "roles": roles}
+    updated = OIDCSession.objects.active().filter(pk=row.pk, version=row.version).update(**values)
     fresh = _reload(row)
     if fresh is None:
         raise SessionExpired("Your session has ended.")
+    if updated and changed_roles:
+        logger.info("oauthbff: roles changed at refresh for session %s", row.pk)
+        apply_roles(fresh.user, roles)
     if updated:
         tokens_refreshed.send(
             sender=OIDCSession, request=request, user=fresh.user, expires_at=expires_at

@@ -57,6 +57,34 @@ def test_middleware_refreshes_before_expiry_on_post(client, op):
     assert op.grants.count("refresh_token") == 2
 
 
+def test_roles_granted_and_revoked_at_the_provider_apply_at_the_next_refresh(client, op):
+    sign_in(client, op)
+    user = OIDCSession.objects.get().user
+    assert client.get("/auth/user/").json()["user"]["roles"] == ["customer"]
+    op.roles = ["admin", "customer"]
+    expire()
+    assert client.get("/auth/user/").json()["user"]["roles"] == ["admin", "customer"]
+    user.refresh_from_db()
+    assert user.is_staff and sorted(g.name for g in user.groups.all()) == ["admin", "customer"]
+    op.roles = ["customer"]
+    expire()
+    assert client.get("/auth/user/").json()["user"]["roles"] == ["customer"]
+    user.refresh_from_db()
+    assert not user.is_staff and not user.is_superuser
+    assert [g.name for g in user.groups.all()] == ["customer"]
+
+
+def test_refreshed_token_that_cannot_be_read_keeps_the_roles(client, op):
+    sign_in(client, op)
+    op.roles = ["admin"]
+    original = op.access_token
+    op.access_token = lambda **extra: original(aud="another-api", **extra)
+    expire()
+    assert client.get("/auth/user/").json()["user"]["roles"] == ["customer"]
+    assert op.grants.count("refresh_token") == 1
+    assert not OIDCSession.objects.get().user.is_staff
+
+
 def test_no_refresh_when_fresh(client, op):
     sign_in(client, op)
     for _ in range(3):
