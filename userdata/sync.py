@@ -621,7 +621,7 @@ def _record_pushes(results):
 
 
 def push_all(*, workers=None, queryset=None, dry_run=False, progress=None, one_cpu=False):
-    """Push every pending row: a bulk read per 1,000 rows to catch remote changes, then concurrent
+    """Push every pending row: a bulk read per BATCH rows to catch remote changes, then concurrent
     PATCHes on `workers` threads (HTTP only; the database work stays on this thread, batched).
 
     `one_cpu` runs the push on the CPU this thread is on (see `_on_one_cpu`): for a process that
