@@ -76,6 +76,34 @@ def test_refresh_endpoint_live(signed_in_client, devidp):
     assert "access_token" not in response.json()
 
 
+def set_roles(devidp, email, roles):
+    path = f"/api/user/registration/{devidp.user_id(email)}/{devidp.application_id}"
+    response = devidp.api(
+        "PATCH",
+        path,
+        json={"registration": {"roles": roles}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_role_granted_at_the_idp_applies_at_the_next_refresh(signed_in_client, devidp):
+    client = signed_in_client("customer@example.com")
+    refused = client.post("/changebank/panic/")
+    assert refused.status_code == 403
+    set_roles(devidp, "customer@example.com", ["customer", "teller"])
+    try:
+        assert client.get("/auth/user/").json()["user"]["roles"] == ["customer"]
+        expire_tokens()
+        assert client.get("/auth/user/").json()["user"]["roles"] == ["customer", "teller"]
+        assert client.post("/changebank/panic/").status_code == 200
+    finally:
+        set_roles(devidp, "customer@example.com", ["customer"])
+    expire_tokens()
+    assert client.get("/auth/user/").json()["user"]["roles"] == ["customer"]
+    assert client.post("/changebank/panic/").status_code == 403
+
+
 def test_logout_revokes_and_ends_idp_session(signed_in_client, devidp):
     devidp.allow_redirect_uri("http://testserver/")
     client = signed_in_client()
