@@ -68,19 +68,26 @@ def roles_from(claims):
     return [str(role) for role in value if isinstance(role, str | int)]
 
 
+@sensitive_variables()
+def access_token_claims(access_token):
+    """Roles live in the access token (FusionAuth); verify it like an ID token when it is a JWT."""
+    if isinstance(access_token, str) and access_token.count(".") == 2:
+        return get_provider().decode_jwt(
+            access_token, audience=bff_settings.CLIENT_ID, require=("exp", "sub")
+        )
+    return None
+
+
+@sensitive_variables()
 def refreshed_roles(access_token, subject):
     """The roles a refreshed access token grants, or None when it cannot tell: an opaque token, one
     not meant for this client, or one for another subject. Then the session keeps its roles."""
-    if not isinstance(access_token, str) or access_token.count(".") != 2:
-        return None
     try:
-        claims = get_provider().decode_jwt(
-            access_token, audience=bff_settings.CLIENT_ID, require=("exp", "sub")
-        )
+        claims = access_token_claims(access_token)
     except (InvalidToken, ProviderError) as exc:
         logger.info("oauthbff: refreshed access token not readable here (%s); roles kept", exc)
         return None
-    if claims.get("sub") != subject:
+    if claims is None or claims.get("sub") != subject:
         return None
     return roles_from(claims)
 
@@ -173,19 +180,10 @@ class OIDCBackend(OIDCAuthenticationBackend):
         """Tokens are stored by the callback view after the session key is cycled, not here."""
 
     @sensitive_variables()
-    def access_token_claims(self, access_token):
-        """Roles live in the access token (FusionAuth); verify it like an ID token when it is a JWT."""
-        if isinstance(access_token, str) and access_token.count(".") == 2:
-            return get_provider().decode_jwt(
-                access_token, audience=bff_settings.CLIENT_ID, require=("exp", "sub")
-            )
-        return None
-
-    @sensitive_variables()
     def get_userinfo(self, access_token, id_token, payload):
         """The verified ID token claims, plus the roles from the access token or userinfo."""
         try:
-            access_claims = self.access_token_claims(access_token)
+            access_claims = access_token_claims(access_token)
         except InvalidToken as exc:
             # Not meant for us (e.g. another API audience): ask the provider instead.
             logger.info("oauthbff: access token not readable here (%s); using userinfo", exc)

@@ -187,7 +187,7 @@ SAFE_CLAIMS = (
 
 
 @sensitive_variables()
-def start_session(request, user, token_response, claims, access_claims, roles=None):
+def start_session(request, user, token_response, claims, access_claims, roles):
     """Index the freshly signed-in session and store its tokens (called after ``auth.login``).
 
     ``roles`` are the ones the backend read (OAUTHBFF ROLES_CLAIM); they stay on the row for
@@ -195,8 +195,6 @@ def start_session(request, user, token_response, claims, access_claims, roles=No
     """
     if request.session.session_key is None:
         request.session.save()
-    if roles is None:
-        roles = access_claims.get("roles") if isinstance(access_claims.get("roles"), list) else []
     safe = {k: claims[k] for k in SAFE_CLAIMS if k in claims}
     safe["roles"] = sorted(str(role) for role in roles)
     row = OIDCSession.objects.create(

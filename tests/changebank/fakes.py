@@ -225,6 +225,7 @@ def sign_in_locally(client, user, access_token, *, issuer, expires_in=300, refre
         {"access_token": access_token, "refresh_token": refresh_token, "expires_in": expires_in},
         {"iss": issuer.url, "sub": claims.get("sub", str(user.pk))},
         claims,
+        roles=claims.get("roles", []),
     )
     request.session.save()
     return client
