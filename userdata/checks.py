@@ -3,6 +3,7 @@
 from django.core.checks import Error, Warning, register
 
 from .conf import CONFLICT_POLICIES, STORES, userdata_settings
+from .ratelimit import parse_rate
 
 
 @register("userdata")
@@ -47,6 +48,10 @@ def check_userdata_settings(app_configs=None, **kwargs):
                     id="userdata.E003",
                 )
             )
+    try:
+        parse_rate(conf["PUSH_RATE"])
+    except ValueError as exc:
+        problems.append(Error(f"USERDATA['PUSH_RATE']: {exc}", id="userdata.E006"))
     if conf["CONFLICT_POLICY"] not in CONFLICT_POLICIES:
         problems.append(
             Error(

@@ -8,14 +8,14 @@ import logging
 from datetime import timedelta
 
 import jwt
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .conf import userdata_settings
+from .conflicts import apply_remote_deleted
 from .models import ProcessedWebhook
+from .pull import apply_webhook_data
 from .stores.base import RemoteData, StoreError
-from .sync import apply_remote_deleted, apply_webhook_data
 
 logger = logging.getLogger("userdata.webhooks")
 
@@ -137,6 +137,5 @@ def _apply(event):
         )
     except StoreError as exc:
         raise WebhookMalformed(str(exc)) from exc
-    issuer = (getattr(settings, "OAUTHBFF", {}) or {}).get("ISSUER", "")
-    apply_webhook_data(subject, remote, issuer=issuer)
+    apply_webhook_data(subject, remote)
     return "applied"

@@ -75,7 +75,7 @@ class MemoryStore(UserDataStore):
 @pytest.fixture
 def memory_store(monkeypatch):
     store = MemoryStore()
-    monkeypatch.setattr("userdata.sync.get_store", lambda: store)
+    monkeypatch.setattr("userdata.stores.get_store", lambda: store)
     return store
 
 

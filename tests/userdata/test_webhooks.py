@@ -120,10 +120,10 @@ def test_registration_delete_and_user_delete(hook, make_user):
 
 
 def test_pending_edit_becomes_conflict_not_overwritten(hook, make_user):
-    from userdata import sync
+    from userdata import mirror
 
     user, row = make_user(data={"userData": "base"}, remote_version=1)
-    sync.save_edit(user, "local")
+    mirror.save_edit(user, "local")
     post(hook, event(data={"userData": "remote"}, version=2))
     row.refresh_from_db()
     assert row.data == {"userData": "local"} and row.sync_state == "conflict"
