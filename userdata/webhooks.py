@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from .conf import userdata_settings
 from .conflicts import apply_remote_deleted
-from .models import ProcessedWebhook
+from .models import ProcessedWebhook, UserData
 from .pull import apply_webhook_data
 from .stores.base import RemoteData, StoreError
 
@@ -29,6 +29,8 @@ REGISTRATION_EVENTS = {
 }
 DELETE_EVENTS = {"user.registration.delete", "user.registration.delete.complete"}
 USER_DELETE_EVENTS = {"user.delete", "user.delete.complete"}
+# Events that say the user changed without carrying the registration's data: a worker pulls it.
+PULL_EVENTS = {"user.update", "user.update.complete"}
 
 
 class WebhookRejected(Exception):
@@ -87,7 +89,8 @@ def prune_processed(days=7):
 
 
 def handle_event(event):
-    """Apply one verified event once; return "applied", "ignored" or "duplicate"."""
+    """Apply one verified event once; return "applied", "queued" (a pull), "ignored" or
+    "duplicate"."""
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -113,6 +116,8 @@ def _apply(event):
     if kind in USER_DELETE_EVENTS:
         apply_remote_deleted(subject, what="The IdP deleted the user.")
         return "applied"
+    if kind in PULL_EVENTS:
+        return _queue_pull(subject)
     if kind not in REGISTRATION_EVENTS | DELETE_EVENTS:
         return "ignored"
     registration = event.get("registration")
@@ -124,6 +129,8 @@ def _apply(event):
     if kind in DELETE_EVENTS:
         apply_remote_deleted(subject, what="The IdP deleted the registration.")
         return "applied"
+    if "data" not in registration:
+        return _queue_pull(subject)  # a trimmed event: read the registration itself
     data = registration.get("data") or {}
     if not isinstance(data, dict):
         raise WebhookMalformed("registration.data is not an object.")
@@ -139,3 +146,15 @@ def _apply(event):
         raise WebhookMalformed(str(exc)) from exc
     apply_webhook_data(subject, remote)
     return "applied"
+
+
+def _queue_pull(subject):
+    """Dispatch an event that names a known user but not their data: a pull, in a worker, once
+    this event's row commits. Returns "queued" (or "ignored" for a user we do not mirror)."""
+    from .tasks import enqueue_pull_task
+
+    row = UserData.objects.filter(subject=subject).only("pk").first()
+    if row is None:
+        return "ignored"
+    transaction.on_commit(lambda: enqueue_pull_task(row.pk), robust=True)
+    return "queued"

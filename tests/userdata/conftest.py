@@ -118,3 +118,13 @@ def make_user(db):
         return user, row
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The de-duplication keys of queued tasks live in the cache: no test sees another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

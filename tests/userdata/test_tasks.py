@@ -4,7 +4,6 @@ signals, sweeper. Eager here; tests/userdata/test_worker.py runs a real worker."
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from userdata import mirror, push, ratelimit, signals, tasks
@@ -12,13 +11,6 @@ from userdata.models import SyncEvent, UserData
 from userdata.stores.base import StoreError
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def pending_row(make_user, memory_store, text="edited"):
@@ -73,6 +65,15 @@ def test_the_guard_keeps_a_second_worker_off_the_row(make_user, memory_store):
         assert push.push(row) == "busy"
         assert memory_store.calls == []
     assert push.push(row) == "pushed"
+
+
+def test_a_bulk_chunk_leaves_a_row_another_worker_holds(make_user, memory_store):
+    user, row = pending_row(make_user, memory_store)
+    with push.guard(row.pk):
+        summary = push.push_chunk([row.pk])
+    assert (summary.changed, summary.skipped) == (0, 1)
+    assert "push" not in memory_store.calls
+    assert UserData.objects.get(pk=row.pk).pending
 
 
 def test_an_expired_guard_of_a_killed_worker_is_taken_over(make_user, memory_store):
