@@ -58,6 +58,7 @@ def bench_env(url, database_url):
         "USERDATA_STORE": "fusionauth",
         "FUSIONAUTH_API_URL": url,
         "USERDATA_PUSH_RATE": "",
+        "USERDATA_PUSH_LEASE_SECONDS": "10",
         "CONN_MAX_AGE": "60",
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "bffproject.settings",
@@ -140,6 +141,48 @@ def push_phase(url, chunk, timeout=600):
     return len(ids), errors, wall, made
 
 
+def kill_phase(url, env, concurrency, chunk, log_dir, users):
+    """kill -9 the only worker in the middle of a push, start another, let the sweeper (run here
+    every 5 s, as beat would) finish; then compare every user's text at the IdP with the mirror."""
+    import signal
+
+    from userdata import stores, tasks
+    from userdata.models import UserData
+
+    mark_all_edited(3)
+    ids = list(UserData.objects.pushable().order_by("pk").values_list("pk", flat=True))
+    first = CeleryWorker(env, log_dir, concurrency=concurrency, name="victim").start(timeout=60)
+    started = time.perf_counter()
+    for part in tasks.chunks(ids, chunk):
+        tasks.push_chunk.delay(part)
+    while UserData.objects.pending().count() > len(ids) * 0.7:
+        time.sleep(0.05)
+    left_at_kill = UserData.objects.pending().count()
+    os.killpg(first.service.process.pid, signal.SIGKILL)
+    first.service.process.wait(timeout=10)
+    second = CeleryWorker(env, log_dir, concurrency=concurrency, name="second").start(timeout=60)
+    try:
+        deadline = time.monotonic() + 600
+        while UserData.objects.pending().exists() and time.monotonic() < deadline:
+            tasks.sweep_pending.delay()
+            time.sleep(5)
+    finally:
+        second.stop()
+    wall = time.perf_counter() - started
+    mirror = dict(UserData.objects.values_list("subject", "data"))
+    wrong = 0
+    for page in stores.get_store().iter_all():
+        wrong += sum(1 for remote in page if mirror.get(remote.subject) != remote.data)
+    pending = UserData.objects.pending().count()
+    return {
+        "users": users,
+        "left_at_kill": left_at_kill,
+        "pending": pending,
+        "wrong": wrong,
+        "wall_s": round(wall, 1),
+    }
+
+
 def with_workers(env, processes, concurrency, log_dir, run):
     workers = [
         CeleryWorker(env, log_dir, concurrency=concurrency, name=f"worker{n}")
@@ -161,12 +204,16 @@ def main():
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--chunk", type=int, default=50, help="users per push task")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--kill", action="store_true", help="also kill -9 a worker mid-push at the largest size"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     proc, url = start_server(args.latency)
     database_url = create_scratch_database(DATABASE)
     env = bench_env(url, database_url)
     results = []
+    killed = None
     try:
         with tempfile.TemporaryDirectory() as log_dir:
             worker_env = {**os.environ, **env}
@@ -209,6 +256,10 @@ def main():
                             "per_s": round(done / wall, 1) if wall else 0,
                         }
                     )
+                if args.kill and users == max(sizes):
+                    killed = kill_phase(
+                        url, worker_env, args.concurrency, args.chunk, log_dir, users
+                    )
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -244,6 +295,19 @@ def main():
         ("a second worker process raises push throughput", scale > 1),
         ("no push errors", not any(r["errors"] for r in results)),
     ]
+    if killed:
+        print(
+            f"kill -9 of the worker with {killed['left_at_kill']} of {killed['users']} pushes "
+            f"left: done in {killed['wall_s']} s after a second worker and the sweeper; "
+            f"{killed['pending']} still waiting, {killed['wrong']} users whose IdP text differs "
+            "from the mirror"
+        )
+        checks.append(
+            (
+                "kill -9 mid-push: every edit at the IdP",
+                not killed["pending"] and not killed["wrong"],
+            )
+        )
     for label, ok in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {label}")
     return 0 if all(ok for _, ok in checks) else 1

@@ -223,6 +223,7 @@ USERDATA = {
     "PUSH_DELAY": env.float("USERDATA_PUSH_DELAY", default=1.0),
     "PUSH_RATE": env.str("USERDATA_PUSH_RATE", default=""),
     "CHUNK_SIZE": env.int("USERDATA_CHUNK_SIZE", default=500),
+    "PUSH_LEASE_SECONDS": env.int("USERDATA_PUSH_LEASE_SECONDS", default=60),
     "STALE_SECONDS": env.int("USERDATA_STALE_SECONDS", default=24 * 3600),
     "SEARCH_PAGE_SIZE": env.int("USERDATA_SEARCH_PAGE_SIZE", default=500),
     # Rows a bulk pull or a webhook creates carry the sign-in issuer.
