@@ -9,7 +9,7 @@ import responses
 
 from tests.fixtures.auth0 import Auth0StandIn
 from userdata.stores.auth0 import Auth0Store
-from userdata.stores.base import NotRegistered, StoreError
+from userdata.stores.base import NotRegistered, StoreError, content_version, is_ordered
 
 DOMAIN = "tenant.auth0.test"
 USER_URL = f"https://{DOMAIN}/api/v2/users/auth0%7Cabc"
@@ -96,6 +96,16 @@ def test_429_honours_ratelimit_reset(store):
     responses.get(USER_URL, json={"user_metadata": {}})
     store.fetch("auth0|abc")
     assert slept == [0.0]
+
+
+@responses.activate
+def test_a_user_without_updated_at_gets_a_version_from_its_metadata(store):
+    token()
+    responses.get(USER_URL, json={"user_id": "auth0|abc", "user_metadata": {"b": 1, "a": 2}})
+    responses.get(USER_URL, json={"user_id": "auth0|abc", "user_metadata": {"a": 2, "b": 2}})
+    first, second = store.fetch("auth0|abc"), store.fetch("auth0|abc")
+    assert first.version == content_version({"a": 2, "b": 1})
+    assert second.version != first.version and not is_ordered(second.version)
 
 
 @responses.activate

@@ -135,14 +135,27 @@ def test_registration_delete_and_user_delete(hook, make_user):
     assert not UserData.objects.get(pk=row.pk).registered
 
 
-def test_pending_edit_becomes_conflict_not_overwritten(hook, make_user):
+@pytest.mark.parametrize("versions", [(1, 2), (None, None)], ids=["versioned", "unversioned"])
+def test_pending_edit_becomes_conflict_not_overwritten(hook, make_user, versions):
+    """Without lastUpdateInstant (absent from FusionAuth's documented body) the version is
+    derived from the data, so the remote change is still seen."""
     from userdata import sync
 
-    user, row = make_user(data={"userData": "base"}, remote_version=1)
+    user, row = make_user(data={}, remote_version=None)
+    body = json.loads(event(data={"userData": "base"}))
+    if versions[0] is None:
+        del body["event"]["registration"]["lastUpdateInstant"]
+    else:
+        body["event"]["registration"]["lastUpdateInstant"] = versions[0]
+    assert post(hook, json.dumps(body).encode()).json() == {"status": "applied"}
     sync.save_edit(user, "local")
-    post(hook, event(data={"userData": "remote"}, version=2))
+    body = json.loads(event(data={"userData": "remote"}, version=versions[1]))
+    if versions[1] is None:
+        del body["event"]["registration"]["lastUpdateInstant"]
+    assert post(hook, json.dumps(body).encode()).json() == {"status": "applied"}
     row.refresh_from_db()
     assert row.data == {"userData": "local"} and row.sync_state == "conflict"
+    assert row.conflict_remote_data == {"userData": "remote"}
 
 
 def test_signed_malformed_is_400(hook):
