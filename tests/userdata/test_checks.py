@@ -76,3 +76,16 @@ def test_check_deploy_fails_on_a_one_character_webhook_secret(settings):
     with pytest.raises(SystemCheckError, match="userdata.E007"):
         call_command("check", deploy=True, tags=["security"], fail_level="ERROR")
     assert not any(m.id == "userdata.E007" for m in run_checks(include_deployment_checks=False))
+
+
+@pytest.mark.parametrize("window", [0, -1, 3600.5, "7d", True])
+def test_the_replay_window_must_be_whole_seconds(settings, window):
+    settings.USERDATA = {**settings.USERDATA, "WEBHOOK_REPLAY_WINDOW": window}
+    assert ids(settings) == ["userdata.E008"]
+
+
+def test_auth0_export_timings_must_be_seconds(settings):
+    auth0(settings, DOMAIN="tenant.auth0.com", EXPORT_POLL_SECONDS="2s", EXPORT_TIMEOUT=-1)
+    assert ids(settings) == ["userdata.E009", "userdata.E009"]
+    auth0(settings, DOMAIN="tenant.auth0.com", EXPORT_POLL_SECONDS=0.5, EXPORT_TIMEOUT=600)
+    assert ids(settings) == []
