@@ -27,6 +27,10 @@ PER_PAGE = 100
 QUERY_LIMIT = 1000
 """The most users one `GET /api/v2/users` query can return (and the cap on its `total`)."""
 
+FAILED_JOB_STATUSES = {"failed", "abandoned", "cancelled", "canceled", "expired"}
+"""Job states that end without a file; any other state than "completed" is polled again (Auth0's
+reference names "pending" and "completed" and does not list the states in between)."""
+
 MAX_EXPORT_LINE = 1024 * 1024
 """Longest accepted line of an export file: one user (Auth0 caps metadata at 16 KB)."""
 
@@ -257,7 +261,7 @@ class Auth0Store(UserDataStore):
                 ):
                     raise StoreError(f"{what}: the job finished without a usable location.")
                 return location
-            if status not in ("pending", "processing"):
+            if not isinstance(status, str) or status in FAILED_JOB_STATUSES:
                 raise StoreError(f"{what}: the job ended as {str(status)[:40]!r}.", retryable=True)
             if time.monotonic() >= deadline:
                 raise StoreError(
