@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 MAX_DEPTH = 32
 """Deepest nesting of objects and lists kept in a user's data. Real per-application data is a few
-levels deep; far deeper values overflow Python's recursion (and PostgreSQL's) when they are saved."""
+levels deep; far deeper values overflow Python's recursion (and PostgreSQL's) when saved."""
 
 VERSION_MAX = 2**63 - 1
 """Versions are stored in a signed 64-bit column; anything outside it is not a real version."""
@@ -33,7 +33,7 @@ def check_storable(data):
     """Raise StoreError when `data` holds what a database cannot keep: text with NUL or lone
     surrogates, NaN or infinity, or nesting deeper than MAX_DEPTH.
 
-    PostgreSQL's jsonb refuses the first two (and NaN) and deep nesting overflows the JSON encoder; catching
+    PostgreSQL's jsonb refuses the first three and deep nesting overflows the JSON encoder; catching
     them here turns an IdP's odd value into a recorded sync error for that one user (or a 400 for a
     webhook) instead of a failed request. Iterative, so hostile depth cannot overflow this check.
     """
@@ -87,7 +87,7 @@ def content_version(data):
 
 def is_ordered(version):
     """True when `version` came from the provider and may be compared with < and >."""
-    return isinstance(version, int) and version >= 0
+    return isinstance(version, int) and not isinstance(version, bool) and version >= 0
 
 
 def is_older(version, than):
