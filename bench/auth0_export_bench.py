@@ -2,9 +2,10 @@
 
 Starts the Auth0 stand-in (tests/fixtures/auth0.py: Auth0's documented limits, 1,000 users per
 query, 100 per page, the export job and its gzipped NDJSON file) as a separate process, so its
-memory is not counted, and pulls every user twice per size: through the store alone (`Auth0Store.iter_all`) and
-through `syncuserdata pull` into a scratch SQLite mirror. Prints users received, calls served by
-the stand-in, wall time, and the peak Python memory of a separate tracemalloc pass.
+memory is not counted, and pulls every user twice per size: through the store alone
+(`Auth0Store.iter_all`) and through `syncuserdata pull` into a scratch SQLite mirror. Prints users
+received, calls served by the stand-in, wall time, and the peak Python memory of a separate
+tracemalloc pass.
 
     .venv/bin/python bench/auth0_export_bench.py [--sizes 2500,25000] [--pad 1000]
 
