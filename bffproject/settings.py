@@ -341,12 +341,14 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # runserver prints "Watching for file changes" itself; the log line would repeat it.
+        "django.utils.autoreload": {"level": "WARNING"},
         "django.server": {
             "level": "WARNING",
             "handlers": ["console"],
             "propagate": False,
             "filters": ["redact_query"],
-        }
+        },
     },
 }
 
