@@ -148,6 +148,7 @@ from django.test import Client, RequestFactory
 
 call_command("migrate", verbosity=0)
 answer = Client().get("/healthz", secure=True, HTTP_HOST="bff.example.com")
+probes = [Client().get(path, HTTP_HOST="bff.example.com").status_code for path in ("/healthz", "/readyz", "/")]
 
 def view(request):
     get_token(request)
@@ -162,6 +163,7 @@ cookies = {
 }
 print(json.dumps({
     "status": answer.status_code,
+    "plain_http": probes,
     "headers": dict(answer.headers),
     "cookies": cookies,
     "session_engine": settings.SESSION_ENGINE,
@@ -189,6 +191,9 @@ def test_production_cookies_and_headers(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     probe = json.loads(result.stdout.strip().splitlines()[-1])
     assert probe["status"] == 200
+    assert probe["plain_http"] == [200, 200, 301], (
+        "probes over plain HTTP are answered, pages redirected"
+    )
     headers = {key.lower(): value for key, value in probe["headers"].items()}
     csp = headers["content-security-policy"]
     assert "script-src 'self'" in csp and "style-src 'self'" in csp
