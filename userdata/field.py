@@ -11,6 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from . import mirror, pull
 from .conf import userdata_settings
+from .dispatch import queue_pull
 from .models import ChangedFrom, SyncState
 
 STATE_MESSAGES = {
@@ -41,9 +42,7 @@ def load_row(request):
     if row is None:
         row = mirror.mirror_for_user(request.user)
     elif pull.needs_pull(row):
-        from .tasks import enqueue_pull_task
-
-        enqueue_pull_task(row.pk)
+        queue_pull(row.pk)
     return row
 
 

@@ -164,6 +164,6 @@ def enqueue_push(row):
 
 
 def _send_push(row_id):
-    from .tasks import enqueue_push_task
+    from .dispatch import queue_push
 
-    enqueue_push_task(row_id)
+    queue_push(row_id)

@@ -20,7 +20,7 @@ from .history import Summary, note_missing, record_error, requests_made
 from .models import ChangedFrom, SyncEvent, UserData
 from .pull import apply_fetched
 from .reconcile import ROW_FIELDS, apply_remote
-from .stores.base import NotRegistered, StoreError
+from .stores.base import NotRegistered, StoreError, is_older
 
 # Results are stored this many at a time: one transaction per batch, not per push.
 RECORD_BATCH = 50
@@ -136,11 +136,7 @@ def record_pushes(results):
                 continue
             current_seq, current_version, data = state[row_id]
             values = {"pushed_at": now, "push_attempts": 0, "next_push_at": None, "last_error": ""}
-            newer = (
-                result.version is None
-                or current_version is None
-                or result.version >= current_version
-            )
+            newer = not is_older(result.version, current_version)
             if newer:
                 values.update(remote_data=result.data, remote_version=result.version)
             if current_seq == seq:

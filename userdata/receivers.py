@@ -3,7 +3,7 @@
 import logging
 
 from . import mirror, pull
-from .tasks import enqueue_push_task
+from .dispatch import queue_push
 
 logger = logging.getLogger("userdata.receivers")
 
@@ -29,7 +29,7 @@ def pull_on_sign_in(sender, request=None, user=None, claims=None, **kwargs):
         logger.info("userdata: pull on sign-in failed for row %s; the mirror is served", row.pk)
     row.refresh_from_db()
     if row.pending and not row.has_conflict:
-        enqueue_push_task(row.pk)
+        queue_push(row.pk)
 
 
 def push_on_session_end(sender, user=None, **kwargs):
@@ -38,4 +38,4 @@ def push_on_session_end(sender, user=None, **kwargs):
         return
     row = mirror.get_mirror(user)
     if row is not None and row.pending and not row.has_conflict:
-        enqueue_push_task(row.pk)
+        queue_push(row.pk)

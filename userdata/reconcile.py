@@ -9,6 +9,7 @@ from django.utils import timezone
 from .conf import CONFLICT_POLICIES, userdata_settings
 from .history import event
 from .models import ChangedFrom, SyncEvent
+from .stores.base import is_older
 
 ROW_FIELDS = [
     "email",
@@ -64,12 +65,7 @@ def apply_remote(row, remote, *, source, now=None):
     now = now or timezone.now()
     kind = source if source in SyncEvent.Kind.values else SyncEvent.Kind.PULL
     events = []
-    if (
-        remote.version is not None
-        and row.remote_version is not None
-        and remote.version < row.remote_version
-        and row.registered
-    ):
+    if is_older(remote.version, row.remote_version) and row.registered:
         return "unchanged", events  # an older copy (a late webhook): versions only move forward
     if source != "push":
         row.pulled_at = now

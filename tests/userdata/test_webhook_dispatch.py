@@ -2,6 +2,7 @@
 user without carrying the registration's data."""
 
 import json
+import time
 import uuid
 
 import pytest
@@ -12,6 +13,15 @@ from .test_webhooks import event, hook, post
 
 __all__ = ["hook"]  # the fixture, used below by name
 pytestmark = pytest.mark.django_db
+
+
+def user_update(subject):
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "user.update",
+        "createInstant": int(time.time() * 1000),
+        "user": {"id": subject},
+    }
 
 
 def test_data_carried_is_applied_at_once(hook, make_user, memory_store):
@@ -29,9 +39,7 @@ def test_a_user_update_queues_a_pull(
 ):
     memory_store.set("sub-ada", {"userData": "read by the pull"}, "ada@example.com")
     user, row = make_user(data={"userData": "old"}, remote_version=1)
-    body = json.dumps(
-        {"event": {"id": str(uuid.uuid4()), "type": "user.update", "user": {"id": "sub-ada"}}}
-    ).encode()
+    body = json.dumps({"event": user_update("sub-ada")}).encode()
     with django_capture_on_commit_callbacks(execute=True):
         assert post(hook, body).json() == {"status": "queued"}
     assert memory_store.calls == ["fetch"]
@@ -52,8 +60,6 @@ def test_a_trimmed_registration_event_queues_a_pull(
 
 
 def test_an_update_for_a_user_we_do_not_mirror_is_ignored(hook, memory_store):
-    body = json.dumps(
-        {"event": {"id": str(uuid.uuid4()), "type": "user.update", "user": {"id": "nobody"}}}
-    ).encode()
+    body = json.dumps({"event": user_update("nobody")}).encode()
     assert post(hook, body).json() == {"status": "ignored"}
     assert memory_store.calls == []
