@@ -328,8 +328,8 @@ def is_canonical_domain(domain):
     """True for a tenant's own Auth0 domain (TENANT.auth0.com or TENANT.REGION.auth0.com).
 
     The Management API's identifier (the token audience) is always
-    `https://TENANT.auth0.com/api/v2/`, so it can be derived from such a domain but not from a custom
-    domain such as login.example.com.
+    `https://TENANT.auth0.com/api/v2/`, so it can be derived from such a domain but not from a
+    custom domain such as login.example.com.
     """
     host = urlsplit(domain if "//" in domain else f"//{domain}").hostname or ""
     return host.endswith(".auth0.com")
