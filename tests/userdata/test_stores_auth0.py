@@ -1,6 +1,7 @@
 """userdata/stores/auth0.py: cached token, one-level merge, `|` in ids (against `responses`), and
 bulk reads past Auth0's 1,000-user listing limit (against a stand-in HTTP server)."""
 
+import io
 import json
 import tracemalloc
 
@@ -241,3 +242,36 @@ def test_a_failed_export_job_is_an_error(store):
     responses.get(f"https://{DOMAIN}/api/v2/jobs/job_1", json={"id": "job_1", "status": "failed"})
     with pytest.raises(StoreError, match="failed"):
         list(store.iter_all())
+
+
+@pytest.mark.django_db
+def test_syncuserdata_pull_mirrors_every_user_of_a_large_tenant(settings):
+    """The whole path: `syncuserdata pull` with the Auth0 store against the stand-in."""
+    from django.core.management import call_command
+
+    from userdata import stores
+    from userdata.models import UserData
+
+    with Auth0StandIn(2500) as idp:
+        settings.USERDATA = {
+            **settings.USERDATA,
+            "STORE": "auth0",
+            "AUTH0": {
+                "DOMAIN": idp.base_url,
+                "CLIENT_ID": "cid",
+                "CLIENT_SECRET": "secret",
+                "EXPORT_POLL_SECONDS": 0,
+            },
+        }
+        stores.reset_store()
+        out = io.StringIO()
+        try:
+            call_command("syncuserdata", "pull", "--json", stdout=out)
+        finally:
+            stores.reset_store()
+    summary = json.loads(out.getvalue())
+    assert summary["total"] == 2500 and summary["errors"] == 0
+    assert UserData.objects.count() == 2500
+    row = UserData.objects.get(subject="auth0|0002499")
+    assert row.data == {"userData": "note 2499", "n": 2499}
+    assert row.email == "user2499@example.com"
