@@ -3,6 +3,7 @@ bulk reads past Auth0's 1,000-user listing limit (against a stand-in HTTP server
 
 import io
 import json
+import time
 import tracemalloc
 
 import pytest
@@ -209,6 +210,17 @@ def test_an_export_that_does_not_finish_in_time_is_an_error():
         store = standin_store(idp, export_timeout=0)
         with pytest.raises(StoreError, match="did not finish"):
             list(store.iter_all())
+
+
+def test_an_export_file_that_drips_is_cut_off_at_the_export_timeout():
+    """Every read has a timeout, but a server sending a little at a time never trips it."""
+    with Auth0StandIn(2000) as idp:
+        idp.tenant.drip = 0.05
+        store = standin_store(idp, export_timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="took longer"):
+            list(store.iter_all())
+        assert time.monotonic() - started < 3
 
 
 def test_a_custom_domain_without_the_management_audience_says_so():
