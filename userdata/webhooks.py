@@ -1,4 +1,5 @@
-"""FusionAuth webhooks: verify the signature over the raw body, de-duplicate, apply to the mirror."""
+"""FusionAuth webhooks: verify the signature over the raw body, refuse what is too old or cannot be
+kept, de-duplicate, apply to the mirror."""
 
 import base64
 import hashlib
