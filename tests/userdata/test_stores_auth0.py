@@ -232,28 +232,24 @@ def test_a_custom_domain_without_the_management_audience_says_so():
         assert standin_store(idp).fetch("auth0|0000001").data["n"] == 1
 
 
-@responses.activate
-def test_a_listing_that_grows_past_the_limit_fails_loudly(store):
-    """The first page said 950, but the tenant grew: the tenth full page cannot be followed."""
-    token()
-    for page in range(10):
-        users = [{"user_id": f"auth0|{page}-{n}", "user_metadata": {}} for n in range(100)]
-        responses.get(f"https://{DOMAIN}/api/v2/users", json={"total": 950, "users": users})
-    got = 0
-    with pytest.raises(StoreError, match="1,000 users per query"):
-        for page in store.iter_all():
-            got += len(page)
-    assert got == 1000
+def test_a_listing_that_grows_past_the_limit_fails_loudly():
+    """The first page said 950 users, then the tenant grew: the tenth full page cannot be followed."""
+    with Auth0StandIn(950) as idp:
+        idp.tenant.grow_to = 1200
+        store = standin_store(idp)
+        got = 0
+        with pytest.raises(StoreError, match="1,000 users per query"):
+            for page in store.iter_all():
+                got += len(page)
+        assert got == 1000 and idp.tenant.calls["export"] == 0
 
 
-@responses.activate
-def test_a_failed_export_job_is_an_error(store):
-    token()
-    responses.get(f"https://{DOMAIN}/api/v2/users", json={"total": 1000, "users": []})
-    responses.post(f"https://{DOMAIN}/api/v2/jobs/users-exports", json={"id": "job_1"})
-    responses.get(f"https://{DOMAIN}/api/v2/jobs/job_1", json={"id": "job_1", "status": "failed"})
-    with pytest.raises(StoreError, match="failed"):
-        list(store.iter_all())
+def test_a_failed_export_job_is_an_error():
+    with Auth0StandIn(1500) as idp:
+        idp.tenant.fail_jobs = True
+        with pytest.raises(StoreError, match="failed"):
+            list(standin_store(idp).iter_all())
+        assert idp.tenant.calls["download"] == 0
 
 
 @pytest.mark.django_db
