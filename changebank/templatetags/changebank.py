@@ -12,6 +12,14 @@ from oauthbff.sessions import session_roles
 register = template.Library()
 
 PROXY_UPSTREAM = "changebank"
+# How the bank names the provider's roles to the people who hold them.
+ROLE_LABELS = {"customer": "Customer", "teller": "Teller", "admin": "Administrator"}
+
+
+@register.filter
+def role_label(role):
+    """A role as the bank's site names it ("teller" -> "Teller"); unknown roles keep their name."""
+    return ROLE_LABELS.get(role, str(role).replace("_", " ").capitalize())
 
 
 @register.simple_tag(takes_context=True)
