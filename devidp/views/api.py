@@ -268,26 +268,24 @@ def not_found(request):
 
 @api_view(["POST"], {"POST": rules.LOGIN})
 def login_api(request):
-    """POST /api/login (FusionAuth's Login API): 200 with a JWT, 202 when not registered,
-    404 for an unknown user or a wrong password."""
+    """POST /api/login (FusionAuth's Login API): 200 with a JWT, 202 when not registered to the
+    given application, 404 for an unknown user or a wrong password."""
     body = request.json
     login_id = body["loginId"].strip().lower()
-    app_id = body.get("applicationId")
-    if not app_id:
-        raise services.field_error("applicationId", "blank", "applicationId is required.")
-    application = services.find_application(app_id)
-    if application is None:
-        raise services.field_error("applicationId", "invalid", "No application with that id.")
+    application = None
+    if body.get("applicationId"):
+        application = services.find_application(body["applicationId"])
+        if application is None:
+            raise services.field_error("applicationId", "invalid", "No application with that id.")
     user = authenticate(request, username=login_id, password=str(body["password"]))
     if user is None:
         raise ApiError(404)
     registrations = list(user.registrations.select_related("application"))
-    token, expires_ms = login_api_token(application, user)
     update_last_login(None, user)
-    answer = {
-        "token": token,
-        "tokenExpirationInstant": expires_ms,
-        "user": user_json(user, registrations),
-    }
+    answer = {"user": user_json(user, registrations)}
+    if not body.get("noJWT"):
+        answer["token"], answer["tokenExpirationInstant"] = login_api_token(application, user)
+    if application is None:
+        return answer
     registered = any(r.application_id == application.pk for r in registrations)
     return answer if registered else JsonResponse(answer, status=202)
