@@ -247,9 +247,20 @@ def refresh_tokens(request, token_id=None):
     """/api/jwt/refresh/{tokenId} and /api/jwt/refresh?userId=: the session (sid) API."""
     from devidp.sessions import refresh_token_json, revoke_sessions, sessions_for
 
-    found = sessions_for(token_id, request.GET.get("userId"), request.GET.get("applicationId"))
+    user_id, application_id = request.GET.get("userId"), request.GET.get("applicationId")
+    token = request.GET.get("token") if request.method == "DELETE" else None
+    if token_id:
+        services.parse_uuid(token_id, "tokenId")
+    elif not (user_id or token):
+        raise services.field_error(
+            "userId", "missing", "Give a tokenId in the URL, a userId or (DELETE) a token."
+        )
+    for value, name in ((user_id, "userId"), (application_id, "applicationId")):
+        if value:
+            services.parse_uuid(value, name)
+    found = sessions_for(token_id, user_id, application_id, token)
     if request.method == "DELETE":
-        if token_id and not found:
+        if (token_id or token) and not found:
             raise ApiError(404)
         revoke_sessions(found)
         return None
