@@ -39,7 +39,6 @@ def signed_event(secret):
                 "createInstant": int(time.time() * 1000),
                 "id": str(uuid.uuid4()),
                 "type": "user.login.success",
-                "createInstant": int(time.time() * 1000),
                 "user": {"id": VARIABLES["customerUserId"]},
             }
         }
