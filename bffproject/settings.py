@@ -179,7 +179,8 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"] if not SECURE_HSTS_PRELOAD else []
 
 # --- oauthbff: the OpenID Connect relying party --------------------------------------------------
 OAUTHBFF = {
-    "ISSUER": _setting("OIDC_ISSUER", demo=_DEMO.get("issuer")).rstrip("/"),
+    # Exactly as the provider announces it, trailing "/" included (Auth0's has one).
+    "ISSUER": _setting("OIDC_ISSUER", demo=_DEMO.get("issuer")),
     "CLIENT_ID": _setting("OIDC_CLIENT_ID", demo=_DEMO.get("applicationId")),
     "CLIENT_SECRET": _setting("OIDC_CLIENT_SECRET", demo=_DEMO.get("clientSecret")),
     "SCOPES": env.str("OIDC_SCOPES", default="openid profile email offline_access"),

@@ -9,7 +9,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist
 
 from oauthbff.conf import bff_settings
-from oauthbff.provider import FORBIDDEN_ALGORITHMS
+from oauthbff.provider import FORBIDDEN_ALGORITHMS, announced_issuer
 
 COOKIE_ENGINES = ("django.contrib.sessions.backends.signed_cookies",)
 MIDDLEWARE_PATH = "oauthbff.middleware.TokenRefreshMiddleware"
@@ -117,6 +117,30 @@ def check_oauthbff_settings(app_configs, **kwargs):
         errors.append(_error(f"{MIDDLEWARE_PATH!r} must come after AuthenticationMiddleware.", 15))
     errors.extend(_check_select_related())
     return errors
+
+
+@register()
+def check_discovery_issuer(app_configs, **kwargs):
+    """The configured issuer must be the one discovery announces, to the character: a token's
+    ``iss`` is compared with it exactly, so a missing or extra "/" would refuse every sign-in.
+
+    A provider that cannot be reached now is not an error here (it may start later); the sign-in
+    page then says it is unavailable.
+    """
+    issuer = bff_settings.ISSUER
+    parts = urlsplit(issuer) if isinstance(issuer, str) and issuer else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        return []
+    announced = announced_issuer(issuer, timeout=min(float(bff_settings.HTTP_TIMEOUT), 3.0))
+    if announced is None or announced == issuer:
+        return []
+    return [
+        _error(
+            f"OAUTHBFF['ISSUER'] (OIDC_ISSUER) {issuer!r} differs from the issuer {announced[:200]!r} "
+            "that the provider's discovery document announces; set it exactly as announced.",
+            17,
+        )
+    ]
 
 
 def _check_select_related():

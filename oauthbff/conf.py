@@ -65,8 +65,6 @@ class BffSettings:
         if name not in self.defaults:
             raise AttributeError(f"Invalid oauthbff setting: {name!r}")
         value = self.user_settings.get(name, self.defaults[name])
-        if name == "ISSUER" and value:
-            value = value.rstrip("/")
         self._cached.add(name)
         setattr(self, name, value)
         return value

@@ -136,7 +136,9 @@ def introspect_token(token):
     """Ask the provider whether an opaque token is active (RFC 7662); one round trip per call."""
     provider = get_provider()
     try:
-        endpoint = provider.introspection_endpoint or f"{provider.issuer}/oauth2/introspect"
+        endpoint = (
+            provider.introspection_endpoint or f"{provider.issuer.rstrip('/')}/oauth2/introspect"
+        )
         response = http.post(
             endpoint,
             data={
@@ -182,7 +184,7 @@ def check_introspection_claims(claims, *, issuer):
             exp = exp / 1000
         if exp < time.time() - leeway:
             raise TokenError("The token has expired.")
-    if claims.get("iss") and str(claims["iss"]).rstrip("/") != issuer:
+    if claims.get("iss") and claims["iss"] != issuer:
         raise TokenError("The token was issued by another issuer.")
     aud = claims.get("aud")
     if aud is not None:

@@ -138,9 +138,7 @@ class CallbackView(OIDCAuthenticationCallbackView):
             provider = get_provider()
             iss = request.GET.get("iss")
             iss_required = provider.metadata.get("authorization_response_iss_parameter_supported")
-            if (iss is not None and iss.rstrip("/") != provider.issuer) or (
-                iss is None and iss_required
-            ):
+            if (iss is not None and iss != provider.issuer) or (iss is None and iss_required):
                 self._pop_state(state)
                 return error_page(
                     request,
