@@ -188,11 +188,18 @@ class OIDCBackend(OIDCAuthenticationBackend):
             # Not meant for us (e.g. another API audience): ask the provider instead.
             logger.info("oauthbff: access token not readable here (%s); using userinfo", exc)
             access_claims = None
+        userinfo = {}
         if access_claims is None:
-            access_claims = self.fetch_userinfo(access_token)
+            access_claims = userinfo = self.fetch_userinfo(access_token)
         if access_claims.get("sub", payload["sub"]) != payload["sub"]:
             raise SuspiciousOperation("The access token belongs to another subject.")
-        claims = dict(payload)
+        # A certified provider puts profile claims (email, name) only in userinfo when the ID token
+        # comes from the token endpoint (OIDC Core §5.4); they count only with the ID token's exact
+        # sub (§5.3.4), and the verified ID token wins where both say.
+        if userinfo.get("sub") != payload["sub"]:
+            userinfo = {}
+        profile = {**userinfo, **payload}
+        claims = dict(profile)
         roles = roles_from(access_claims)
         claims["roles"] = roles if roles is not None else (roles_from(payload) or [])
         setattr(
@@ -200,7 +207,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
             LOGIN_RESULT_ATTR,
             {
                 "token_response": self.token_response,
-                "claims": payload,
+                "claims": profile,
                 "access_claims": access_claims,
                 "roles": claims["roles"],
             },
