@@ -9,13 +9,26 @@ import os
 import secrets
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from django.core.cache import cache
 
+from oauthbff.keys import load_keys, public_jwks
 from oauthbff.provider import reset_providers
 from tests.nodeop.harness import NodeOP, missing_reason
 
 CALLBACK = "http://testserver/auth/callback/"
 AFTER_LOGOUT = "http://testserver/"
+# An API with its own resource indicator (RFC 8707): its tokens are JWTs whose aud is this URL.
+API_RESOURCE = "https://api.changebank.test/"
+
+
+def require_node():
+    reason = missing_reason()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
 
 
 def bff_client(live_server, client_id="bff"):
@@ -35,11 +48,7 @@ def bff_client(live_server, client_id="bff"):
 @pytest.fixture(scope="session")
 def nodeop(tmp_path_factory, live_server):
     """node-oidc-provider with the issuer ``http://127.0.0.1:PORT/`` (the slash is the point)."""
-    reason = missing_reason()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_node()
     provider = NodeOP(
         tmp_path_factory.mktemp("nodeop"),
         clients=[bff_client(live_server)],
@@ -68,3 +77,57 @@ def bff_on_nodeop(nodeop, settings):
     yield nodeop
     cache.clear()
     reset_providers()
+
+
+@pytest.fixture(scope="session")
+def client_key_file(tmp_path_factory):
+    """A PEM file with this client's private key (EC P-256, so it signs ES256)."""
+    path = tmp_path_factory.mktemp("client-key") / "bff-client-key.pem"
+    path.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def fapi_op(tmp_path_factory, live_server, client_key_file):
+    """node-oidc-provider in its FAPI 2.0 profile: PAR required, private_key_jwt, DPoP-bound tokens
+    with server nonces, PS256 / ES256 only, and an API resource that gets JWT access tokens."""
+    require_node()
+    client = {
+        **bff_client(live_server, "bff-fapi"),
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "ES256",
+        "jwks": public_jwks(load_keys(client_key_file)),
+        "dpop_bound_access_tokens": True,
+        "require_pushed_authorization_requests": True,
+        "id_token_signed_response_alg": "PS256",
+        "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
+    }
+    client.pop("client_secret")
+    provider = NodeOP(
+        tmp_path_factory.mktemp("nodeop-fapi"),
+        clients=[client],
+        fapi=True,
+        requirePAR=True,
+        dpopNonce=True,
+        signingAlgorithms=["PS256", "ES256"],
+        resourceServers={
+            API_RESOURCE: {
+                "scope": "accounts",
+                "audience": API_RESOURCE,
+                "accessTokenFormat": "jwt",
+                "accessTokenTTL": 300,
+                "jwt": {"sign": {"alg": "PS256"}},
+            }
+        },
+    )
+    provider.start()
+    provider.client = client
+    provider.key_file = client_key_file
+    yield provider
+    provider.stop()

@@ -75,7 +75,13 @@ const configuration = {
       enabled: true,
       requirePushedAuthorizationRequests: Boolean(config.requirePAR),
     },
-    dPoP: { enabled: true },
+    dPoP: {
+      enabled: true,
+      nonceSecret: randomBytes(32),
+      // With dpopNonce, every DPoP proof must carry a nonce this provider issued (RFC 9449 §8).
+      requireNonce: () => Boolean(config.dpopNonce),
+    },
+    clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: Object.keys(resourceServers).length > 0,
       defaultResource: () => undefined,
