@@ -21,6 +21,8 @@ from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from oauthbff.provider import _jwt as _decoder  # PyJWT with the fast base64url check
+
 PROOF_TYPE = "dpop+jwt"
 # What we sign with and accept: asymmetric, and what FAPI 2.0 (§5.4.1) allows.
 ALGORITHMS = ("ES256", "PS256")
@@ -163,9 +165,6 @@ def _public_key(jwk, alg, thumbprint):
     return key
 
 
-_decoder = jwt.PyJWT()
-
-
 @sensitive_variables()
 def verify_proof(
     proof,
@@ -190,7 +189,7 @@ def verify_proof(
     if not isinstance(proof, str) or proof.count(".") != 2 or len(proof) > 8192:
         raise InvalidProof("The DPoP proof is not a signed JWT.")
     try:
-        header = jwt.get_unverified_header(proof)
+        header = _decoder._jws.get_unverified_header(proof)
     except jwt.PyJWTError as exc:
         raise InvalidProof("The DPoP proof's header is malformed.") from exc
     if header.get("typ") != PROOF_TYPE:
