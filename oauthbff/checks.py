@@ -138,7 +138,7 @@ def check_discovery_issuer(app_configs, **kwargs):
         _error(
             f"OAUTHBFF['ISSUER'] (OIDC_ISSUER) {issuer!r} differs from the issuer {announced[:200]!r} "
             "that the provider's discovery document announces; set it exactly as announced.",
-            17,
+            30,
         )
     ]
 

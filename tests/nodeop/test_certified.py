@@ -155,7 +155,7 @@ def test_an_iss_parameter_without_the_slash_is_refused(bff_on_nodeop):
 def test_a_configured_issuer_without_the_slash_is_refused(bff_on_nodeop, settings):
     settings.OAUTHBFF = {**settings.OAUTHBFF, "ISSUER": bff_on_nodeop.issuer.rstrip("/")}
     (error,) = check_discovery_issuer(None)
-    assert error.id == "oauthbff.E017" and "\n" not in error.msg
+    assert error.id == "oauthbff.E030" and "\n" not in error.msg
     client = Client()
     response = client.get("/auth/login/")
     assert response.status_code == 503

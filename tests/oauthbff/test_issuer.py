@@ -124,7 +124,7 @@ def test_the_check_refuses_an_issuer_spelled_unlike_discovery(configured, issuer
     with responses.RequestsMock() as rsps:
         rsps.get(DISCOVERY, json={"issuer": other_spelling(issuer)})
         (error,) = check_discovery_issuer(None)
-    assert error.id == "oauthbff.E017" and "\n" not in error.msg
+    assert error.id == "oauthbff.E030" and "\n" not in error.msg
     assert repr(issuer) in error.msg and repr(other_spelling(issuer)) in error.msg
 
 
