@@ -21,7 +21,7 @@ from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from oauthbff.provider import _jwt as _decoder  # PyJWT with the fast base64url check
+from oauthbff.jwt import _jwt as _decoder  # PyJWT with the fast base64url check
 
 PROOF_TYPE = "dpop+jwt"
 # What we sign with and accept: asymmetric, and what FAPI 2.0 (§5.4.1) allows.

@@ -11,10 +11,10 @@ import pytest
 import requests
 from django.test import Client
 
-from oauthbff.backends import OIDCBackend
 from oauthbff.checks import check_discovery_issuer
+from oauthbff.crypto import decrypt
 from oauthbff.models import OIDCIdentity, OIDCSession
-from oauthbff.tokens import decrypt
+from oauthbff.oidc_client import fetch_userinfo
 from tests.nodeop.conftest import AFTER_LOGOUT
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +84,7 @@ def test_refresh_rotates_and_the_new_access_token_reaches_userinfo(bff_on_nodeop
         assert response.status_code == 200 and response.json()["version"] == version
     row.refresh_from_db()
     assert refresh_token_of(row) != first
-    userinfo = OIDCBackend().fetch_userinfo(decrypt(row.access_token))
+    userinfo = fetch_userinfo(decrypt(row.access_token))
     assert userinfo["sub"] == "customer@example.com" and userinfo["email"] == "customer@example.com"
     # The first refresh token was rotated out: the provider refuses it, and (reuse detection)
     # revokes the whole grant, so the session ends at its next refresh instead of living on.

@@ -13,8 +13,9 @@ from django.core.cache import cache
 from django.test import Client
 
 from oauthbff.checks import check_discovery_issuer
+from oauthbff.exceptions import ProviderError
 from oauthbff.models import OIDCSession
-from oauthbff.provider import ProviderError, get_provider, reset_providers
+from oauthbff.provider import get_provider, reset_providers
 from oauthbff.resource import TokenError, check_introspection_claims, verify_access_token
 from tests.oauthbff.fakeop import CLIENT_ID, CLIENT_SECRET, FakeOP, sign_in
 
