@@ -6,7 +6,6 @@ naming the method, the URL and a hash of the token. This module knows nothing of
 settings; callers pass the key, the request and the limits.
 """
 
-import base64
 import hashlib
 import json
 import secrets
@@ -21,6 +20,7 @@ from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from oauthbff.jwt import THUMBPRINT_MEMBERS, b64url, jwk_thumbprint
 from oauthbff.jwt import _jwt as _decoder  # PyJWT with the fast base64url check
 
 PROOF_TYPE = "dpop+jwt"
@@ -28,30 +28,11 @@ PROOF_TYPE = "dpop+jwt"
 ALGORITHMS = ("ES256", "PS256")
 # The private members of a JWK (RFC 7518 §6): a proof's header must carry none of them (§4.3).
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
-# RFC 7638 §3.2: the required members, per key type, that a thumbprint hashes.
-_THUMBPRINT_MEMBERS = {
-    "EC": ("crv", "kty", "x", "y"),
-    "RSA": ("e", "kty", "n"),
-    "OKP": ("crv", "kty", "x"),
-}
 _KTY_FOR_ALG = {"ES256": "EC", "PS256": "RSA"}
 
 
 class InvalidProof(Exception):
     """A DPoP proof failed a check of RFC 9449 §4.3. The message is safe to show; no token in it."""
-
-
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def jwk_thumbprint(jwk):
-    """The RFC 7638 SHA-256 thumbprint of a public JWK (what ``cnf.jkt`` holds, RFC 9449 §6.1)."""
-    members = _THUMBPRINT_MEMBERS.get(jwk.get("kty"))
-    if members is None or any(not isinstance(jwk.get(m), str) for m in members):
-        raise InvalidProof("The DPoP key is not a usable public key.")
-    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
-    return b64url(hashlib.sha256(canonical.encode()).digest())
 
 
 @sensitive_variables()
@@ -79,7 +60,7 @@ def _public_jwk(public_key, alg):
         jwk = ECAlgorithm.to_jwk(public_key, as_dict=True)
     else:
         jwk = RSAAlgorithm.to_jwk(public_key, as_dict=True)
-    return {name: jwk[name] for name in _THUMBPRINT_MEMBERS[jwk["kty"]]}
+    return {name: jwk[name] for name in THUMBPRINT_MEMBERS[jwk["kty"]]}
 
 
 class DPoPKey:
@@ -202,7 +183,10 @@ def verify_proof(
         raise InvalidProof("The DPoP proof must carry a public key (jwk), and no private one.")
     if jwk.get("kty") != _KTY_FOR_ALG[alg]:
         raise InvalidProof("The DPoP proof's key does not match its algorithm.")
-    thumbprint = jwk_thumbprint(jwk)
+    try:
+        thumbprint = jwk_thumbprint(jwk)
+    except ValueError as exc:
+        raise InvalidProof("The DPoP proof's key is not a usable public key.") from exc
     if jkt is not None and thumbprint != jkt:
         raise InvalidProof("The DPoP proof is signed with another key than the token is bound to.")
     try:

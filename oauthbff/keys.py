@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.views.decorators.debug import sensitive_variables
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from oauthbff.dpop import jwk_thumbprint
+from oauthbff.conf import oauthbff_settings
+from oauthbff.jwt import jwk_thumbprint
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = 60
@@ -145,6 +146,11 @@ def cached_keys(paths):
         if normalized not in _cache:
             _cache[normalized] = load_keys(normalized)
         return _cache[normalized]
+
+
+def client_keys():
+    """This client's keys from CLIENT_PRIVATE_KEY_FILE (KeyFileError when they cannot be had)."""
+    return cached_keys(oauthbff_settings.CLIENT_PRIVATE_KEY_FILE)
 
 
 def forget_keys():

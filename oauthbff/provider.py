@@ -204,20 +204,18 @@ def reset_providers():
         _providers.clear()
 
 
-def announced_issuer(issuer, *, timeout):
-    """The issuer that ``issuer``'s discovery document announces, read now, bypassing every cache;
-    None when the document cannot be had (the provider may simply be down).
+def read_discovery(issuer, *, timeout):
+    """``issuer``'s discovery document read now, past every cache, for the start-up checks; None
+    when it cannot be had (the provider may simply be down).
 
-    One attempt, no retries: this runs at start-up, which must not wait for a provider that is down.
+    One attempt, no retries: start-up must not wait for a provider that is down.
     """
     try:
         response = requests.get(discovery_url(issuer), timeout=timeout)
         data = response.json() if response.status_code == 200 else None
     except (requests.RequestException, ValueError):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("issuer"), str):
-        return None
-    return data["issuer"]
+    return data if isinstance(data, dict) else None
 
 
 def clear_cache():

@@ -45,17 +45,31 @@ def bff_client(live_server, client_id="bff"):
     }
 
 
+def key_client(live_server, client_id="bff-pkjwt"):
+    """A client that authenticates with private_key_jwt; the provider reads its public keys from
+    the BFF's own /auth/jwks.json (served by the live server)."""
+    client = {
+        **bff_client(live_server, client_id),
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "ES256",
+        "jwks_uri": f"{live_server.url}/auth/jwks.json",
+    }
+    client.pop("client_secret")
+    return client
+
+
 @pytest.fixture(scope="session")
 def nodeop(tmp_path_factory, live_server):
-    """node-oidc-provider with the issuer ``http://127.0.0.1:PORT/`` (the slash is the point)."""
+    """node-oidc-provider with the issuer ``http://127.0.0.1:PORT/`` (the slash is the point); PAR
+    offered but not required; a client_secret_basic client and a private_key_jwt one."""
     require_node()
     provider = NodeOP(
         tmp_path_factory.mktemp("nodeop"),
-        clients=[bff_client(live_server)],
+        clients=[bff_client(live_server), key_client(live_server)],
         roles={"admin": ["admin", "customer"]},
     )
     provider.start()
-    provider.client = provider.clients[0]
+    provider.client, provider.key_client = provider.clients
     yield provider
     provider.stop()
 

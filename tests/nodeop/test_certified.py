@@ -11,7 +11,7 @@ import pytest
 import requests
 from django.test import Client
 
-from oauthbff.checks import check_discovery_issuer
+from oauthbff.checks import check_discovery
 from oauthbff.crypto import decrypt
 from oauthbff.models import OIDCIdentity, OIDCSession
 from oauthbff.oidc_client import fetch_userinfo
@@ -50,7 +50,7 @@ def test_the_issuer_ends_in_a_slash_and_passes_the_start_up_check(bff_on_nodeop)
     metadata = bff_on_nodeop.metadata()
     assert metadata["issuer"] == bff_on_nodeop.issuer and bff_on_nodeop.issuer.endswith("/")
     assert metadata["authorization_response_iss_parameter_supported"] is True
-    assert check_discovery_issuer(None) == []
+    assert check_discovery(None) == []
 
 
 def test_sign_in(bff_on_nodeop):
@@ -154,7 +154,7 @@ def test_an_iss_parameter_without_the_slash_is_refused(bff_on_nodeop):
 
 def test_a_configured_issuer_without_the_slash_is_refused(bff_on_nodeop, settings):
     settings.OAUTHBFF = {**settings.OAUTHBFF, "ISSUER": bff_on_nodeop.issuer.rstrip("/")}
-    (error,) = check_discovery_issuer(None)
+    (error,) = check_discovery(None)
     assert error.id == "oauthbff.E030" and "\n" not in error.msg
     client = Client()
     response = client.get("/auth/login/")

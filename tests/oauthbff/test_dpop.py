@@ -14,10 +14,10 @@ from oauthbff.dpop import (
     DPoPKey,
     InvalidProof,
     access_token_hash,
-    jwk_thumbprint,
     target_uri,
     verify_proof,
 )
+from oauthbff.jwt import jwk_thumbprint
 
 URL = "https://api.example.test/v1/accounts"
 TOKEN = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"

@@ -12,7 +12,7 @@ import responses
 from django.core.cache import cache
 from django.test import Client
 
-from oauthbff.checks import check_discovery_issuer
+from oauthbff.checks import check_discovery
 from oauthbff.exceptions import ProviderError
 from oauthbff.models import OIDCSession
 from oauthbff.provider import get_provider, reset_providers
@@ -124,7 +124,7 @@ def test_the_check_refuses_an_issuer_spelled_unlike_discovery(configured, issuer
     configured(issuer)
     with responses.RequestsMock() as rsps:
         rsps.get(DISCOVERY, json={"issuer": other_spelling(issuer)})
-        (error,) = check_discovery_issuer(None)
+        (error,) = check_discovery(None)
     assert error.id == "oauthbff.E030" and "\n" not in error.msg
     assert repr(issuer) in error.msg and repr(other_spelling(issuer)) in error.msg
 
@@ -134,7 +134,7 @@ def test_the_check_passes_the_exact_issuer(configured, issuer):
     configured(issuer)
     with responses.RequestsMock() as rsps:
         rsps.get(DISCOVERY, json={"issuer": issuer})
-        assert check_discovery_issuer(None) == []
+        assert check_discovery(None) == []
 
 
 @pytest.mark.parametrize(
@@ -152,4 +152,4 @@ def test_the_check_is_silent_when_discovery_cannot_be_read(configured, answer):
     configured(BASE)
     with responses.RequestsMock() as rsps:
         rsps.get(DISCOVERY, **answer)
-        assert check_discovery_issuer(None) == []
+        assert check_discovery(None) == []

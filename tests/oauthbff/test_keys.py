@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from oauthbff.dpop import jwk_thumbprint
+from oauthbff.jwt import jwk_thumbprint
 from oauthbff.keys import (
     ASSERTION_TYPE,
     KeyFileError,
@@ -156,3 +156,69 @@ def test_keys_are_read_once_until_forgotten(write, ec_key, rsa_key):
     forget_keys()
     assert cached_keys(path)[0].alg == "PS256"
     forget_keys()
+
+
+# --- /auth/jwks.json and the start-up checks ---------------------------------------------------------
+def configure(settings, **values):
+    settings.OAUTHBFF = {**settings.OAUTHBFF, **values}
+
+
+@pytest.mark.django_db
+def test_the_jwks_view_publishes_every_public_key_and_no_private_one(
+    client, settings, write, rsa_key, ec_key
+):
+    assert client.get("/auth/jwks.json").status_code == 404
+    configure(
+        settings,
+        CLIENT_PRIVATE_KEY_FILE=[write("a.pem", pem(ec_key)), write("b.pem", pem(rsa_key))],
+    )
+    response = client.get("/auth/jwks.json")
+    assert response.status_code == 200 and response["Content-Type"] == "application/jwk-set+json"
+    keys = response.json()["keys"]
+    assert [k["alg"] for k in keys] == ["ES256", "PS256"]
+    assert not any(name in k for k in keys for name in ("d", "p", "q", "dp", "dq", "qi"))
+
+
+@pytest.mark.django_db
+def test_the_jwks_view_answers_503_when_the_file_went_away(client, settings):
+    configure(settings, CLIENT_PRIVATE_KEY_FILE="/nonexistent/bff.pem")
+    response = client.get("/auth/jwks.json")
+    assert response.status_code == 503 and "nonexistent" not in response.content.decode()
+
+
+def key_check_ids(settings, **values):
+    from oauthbff.checks import check_oauthbff_settings, check_sender_constraints
+
+    configure(settings, **values)
+    messages = [*check_sender_constraints(None), *check_oauthbff_settings(None)]
+    assert all("\n" not in m.msg for m in messages)
+    return sorted(m.id for m in messages if m.id.startswith("oauthbff.E"))
+
+
+def test_private_key_jwt_needs_a_key_file_and_no_secret(settings, write, ec_key):
+    assert key_check_ids(settings, TOKEN_AUTH_METHOD="private_key_jwt", CLIENT_SECRET="") == [
+        "oauthbff.E032"
+    ]
+    path = write("ec.pem", pem(ec_key))
+    assert key_check_ids(settings, CLIENT_PRIVATE_KEY_FILE=path) == []
+    assert key_check_ids(settings, CLIENT_PRIVATE_KEY_FILE="/nonexistent/k.pem") == [
+        "oauthbff.E033"
+    ]
+    wrong = write("ed.pem", pem(ed25519.Ed25519PrivateKey.generate()))
+    assert key_check_ids(settings, CLIENT_PRIVATE_KEY_FILE=wrong) == ["oauthbff.E033"]
+
+
+def test_the_fapi2_profile_refuses_secrets_rs256_and_no_dpop(settings, write, ec_key):
+    ids = key_check_ids(
+        settings, PROFILE="fapi2", TOKEN_AUTH_METHOD="client_secret_basic", DPOP=False
+    )
+    assert ids == ["oauthbff.E035", "oauthbff.E036", "oauthbff.E038"]
+    ids = key_check_ids(
+        settings,
+        TOKEN_AUTH_METHOD="private_key_jwt",
+        CLIENT_PRIVATE_KEY_FILE=write("ec.pem", pem(ec_key)),
+        DPOP=True,
+        ALLOWED_ALGORITHMS=["PS256", "ES256"],
+    )
+    assert ids == []
+    assert key_check_ids(settings, PROFILE="fapi1") == ["oauthbff.E034"]
