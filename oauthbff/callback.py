@@ -122,6 +122,7 @@ def complete_sign_in(request, user):
         result["claims"],
         result["access_claims"],
         roles=result["roles"],
+        dpop_key=result.get("dpop_key"),
     )
     user_signed_in.send(
         sender=OIDCSession,

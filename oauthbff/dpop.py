@@ -123,6 +123,42 @@ class DPoPKey:
         return jwt.encode(claims, self._private_key, algorithm=self.alg, headers=self._header)
 
 
+# --- server nonces (RFC 9449 §8, §9) ------------------------------------------------------------
+# The last nonce each server (scheme://host:port) gave, sent with the next proof to it, so that only
+# the first call, or one after the nonce changed, needs a retry. Per process; a stale one costs one
+# retry.
+_nonces = {}
+NONCE_MAX_LENGTH = 512
+
+
+def _origin(url):
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def nonce_for(url):
+    return _nonces.get(_origin(url))
+
+
+def remember_nonce(url, response):
+    """Keep the ``DPoP-Nonce`` a response carries; True when it asks to retry with it: 400
+    ``use_dpop_nonce`` from an authorization server (§8), 401 with that error in
+    ``WWW-Authenticate`` from a resource server (§9)."""
+    nonce = response.headers.get("DPoP-Nonce")
+    if not nonce or len(nonce) > NONCE_MAX_LENGTH:
+        return False
+    _nonces[_origin(url)] = nonce
+    if response.status_code == 401:
+        return "use_dpop_nonce" in response.headers.get("WWW-Authenticate", "")
+    if response.status_code == 400:
+        try:
+            body = response.json()
+        except ValueError:
+            return False
+        return isinstance(body, dict) and body.get("error") == "use_dpop_nonce"
+    return False
+
+
 # --- verification (our APIs receiving DPoP-bound tokens) -----------------------------------------
 _keys = OrderedDict()  # thumbprint -> public key object: building one costs more than a signature
 _keys_lock = threading.Lock()

@@ -10,7 +10,6 @@ provider session (pooled, with timeouts) and turns a network failure or a malfor
 
 import logging
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import requests
 from django.utils import timezone
@@ -18,6 +17,7 @@ from django.views.decorators.debug import sensitive_variables
 from requests.auth import HTTPBasicAuth
 
 from oauthbff.conf import oauthbff_settings
+from oauthbff.dpop import nonce_for, remember_nonce
 from oauthbff.exceptions import InvalidToken, ProviderError, TokenError
 from oauthbff.http import provider_session
 from oauthbff.keys import KeyFileError, assertion_params, client_keys
@@ -57,27 +57,9 @@ def client_auth(data):
     return data, HTTPBasicAuth(oauthbff_settings.CLIENT_ID, oauthbff_settings.CLIENT_SECRET)
 
 
-# The last DPoP nonce each server (scheme://host:port) gave (RFC 9449 §8, §9): sent with the next
-# proof, so that only the first call, or one after the nonce changed, needs a retry.
-_dpop_nonces = {}
-
-
-def _origin(url):
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _asks_for_nonce(response):
-    """The server refused the proof for want of its nonce: 400 ``use_dpop_nonce`` from an
-    authorization server (§8), 401 with that error in ``WWW-Authenticate`` from a resource (§9)."""
-    if not response.headers.get("DPoP-Nonce"):
-        return False
-    if response.status_code == 401:
-        return "use_dpop_nonce" in response.headers.get("WWW-Authenticate", "")
-    return (
-        response.status_code == 400
-        and (_json_object(response) or {}).get("error") == "use_dpop_nonce"
-    )
+def dpop_enabled():
+    """DPoP is on: OIDC_DPOP, or the FAPI 2.0 profile (which requires sender-constrained tokens)."""
+    return bool(oauthbff_settings.DPOP) or str(oauthbff_settings.PROFILE).lower() == "fapi2"
 
 
 @sensitive_variables()
@@ -85,21 +67,17 @@ def dpop_request(method, url, *, dpop_key, access_token=None, prepare=None, **kw
     """Send a request with a DPoP proof by ``dpop_key`` (and ``ath`` for ``access_token``); once
     more, with a fresh proof, when the server asks for its nonce. ``prepare()`` gives the request's
     keyword arguments anew for each attempt (a client assertion is good for one use only)."""
-    origin = _origin(url)
     response = None
     for _attempt in range(2):
         request_kwargs = prepare() if prepare is not None else dict(kwargs)
         headers = dict(request_kwargs.pop("headers", None) or {})
         headers["DPoP"] = dpop_key.proof(
-            method, url, access_token=access_token, nonce=_dpop_nonces.get(origin)
+            method, url, access_token=access_token, nonce=nonce_for(url)
         )
         if access_token is not None:
             headers["Authorization"] = f"DPoP {access_token}"
         response = provider_session.request(method, url, headers=headers, **request_kwargs)
-        nonce = response.headers.get("DPoP-Nonce")
-        if nonce and len(nonce) <= 512:
-            _dpop_nonces[origin] = nonce
-        if not _asks_for_nonce(response):
+        if not remember_nonce(url, response):
             break
     return response
 
