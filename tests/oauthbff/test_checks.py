@@ -26,7 +26,7 @@ def test_cookie_session_engine_refused(settings):
         ({"ISSUER": "ftp://x"}, "oauthbff.E003"),
         ({"CLIENT_ID": ""}, "oauthbff.E005"),
         ({"CLIENT_SECRET": ""}, "oauthbff.E006"),
-        ({"TOKEN_AUTH_METHOD": "private_key_jwt"}, "oauthbff.E007"),
+        ({"TOKEN_AUTH_METHOD": "client_secret_jwt"}, "oauthbff.E007"),
         ({"ALLOWED_ALGORITHMS": ["RS256", "none"]}, "oauthbff.E008"),
         ({"ALLOWED_ALGORITHMS": ["HS256"]}, "oauthbff.E009"),
         ({"SCOPES": "profile email"}, "oauthbff.E010"),
