@@ -147,6 +147,12 @@ def start(args):
     issuer = issuer or env.get("OIDC_ISSUER") or "http://127.0.0.1:9011"
     if args.port != 8000:
         env.setdefault("BFF_UPSTREAMS", f"changebank={bff_url}/api")
+    if args.host != host:
+        # FusionAuth in Docker calls the webhook at host.docker.internal (docs/fusionauth.md).
+        hosts = (env.get("ALLOWED_HOSTS") or "127.0.0.1,localhost").split(",")
+        wildcards = ("0.0.0.0", "::")  # noqa: S104 - compared with, not bound here
+        hosts += [h for h in ("host.docker.internal", args.host) if h not in wildcards]
+        env["ALLOWED_HOSTS"] = ",".join(dict.fromkeys(h.strip() for h in hosts if h.strip()))
     say("preparing the databases and the demo data")
     run("manage.py", "migrate", "--noinput", "-v", "0", env=env)
     if not args.no_idp:
@@ -183,7 +189,7 @@ def start(args):
         children.append(idp)
         started(f"{idp_url}/.well-known/openid-configuration", idp)
     bff = subprocess.Popen(
-        [str(PY), "manage.py", "runserver", f"{host}:{args.port}"],
+        [str(PY), "manage.py", "runserver", f"{args.host}:{args.port}"],
         cwd=ROOT,
         env=env,
         start_new_session=True,
@@ -266,6 +272,11 @@ def main():
     start_cmd = commands.add_parser("start", help="set up and run the demo (BFF + development IdP)")
     start_cmd.add_argument("--port", type=int, default=8000, help="the BFF's port (8000)")
     start_cmd.add_argument("--idp-port", type=int, default=9011, help="the dev IdP's port (9011)")
+    start_cmd.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address the BFF listens on (0.0.0.0: reachable from FusionAuth in Docker)",
+    )
     start_cmd.add_argument(
         "--no-idp",
         action="store_true",

@@ -234,6 +234,8 @@ OAUTHBFF = {
     "STATE_MAX_AGE": env.int("OIDC_STATE_MAX_AGE", default=600),
     # The home page shows the user's mirror row: load it with the user.
     "USER_SELECT_RELATED": ["userdata"],
+    # The ChangeBank seed's front end may send its access token in this cookie.
+    "ACCESS_TOKEN_COOKIE": "app.at",
     # DEBUG default: the BFF's own API, so the proxy works out of the box (runserver on :8000).
     "UPSTREAMS": env.dict(
         "BFF_UPSTREAMS", default={"changebank": "http://127.0.0.1:8000/api"} if DEBUG else {}

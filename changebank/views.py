@@ -13,7 +13,7 @@ from django.views.decorators.http import (
 
 from changebank.money import InvalidAmount, make_change
 from oauthbff.resource import require_token
-from oauthbff.tokens import session_roles
+from oauthbff.sessions import session_roles
 
 CHANGE_ROLES = ("customer", "teller")
 PANIC_ROLES = ("teller",)

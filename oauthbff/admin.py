@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 
 from oauthbff.models import OIDCIdentity, OIDCSession
-from oauthbff.tokens import end_session, revoke_refresh_token
+from oauthbff.sessions import end_session
 
 
 @admin.register(OIDCSession)
@@ -27,7 +27,7 @@ class OIDCSessionAdmin(admin.ModelAdmin):
         "ended_at",
         "end_reason",
     ]
-    exclude = ("session_key", "claims", "refresh_expires_at")
+    exclude = ("session_key", "claims")
     actions = ["revoke_sessions"]
 
     def has_add_permission(self, request):
@@ -48,8 +48,7 @@ class OIDCSessionAdmin(admin.ModelAdmin):
     def revoke_sessions(self, request, queryset):
         ended = 0
         for row in queryset.active().select_related("user"):
-            revoke_refresh_token(row)
-            ended += end_session(row, "revoked")
+            ended += end_session(row, "revoked", revoke=True)
         self.message_user(request, f"Signed out {ended} session(s).", messages.SUCCESS)
 
 

@@ -6,8 +6,8 @@ from django.dispatch import receiver
 from django.templatetags.static import static
 from django.urls import get_script_prefix, get_urlconf, reverse
 
-from oauthbff.conf import bff_settings
-from oauthbff.tokens import session_roles
+from oauthbff.conf import oauthbff_settings
+from oauthbff.sessions import session_roles
 
 register = template.Library()
 
@@ -24,7 +24,7 @@ def role_label(role):
 
 @register.simple_tag(takes_context=True)
 def user_roles(context):
-    """The signed-in user's roles for this session, sorted (see ``oauthbff.tokens.session_roles``)."""
+    """The signed-in user's roles for this session, sorted (see ``oauthbff.sessions.session_roles``)."""
     request = context.get("request")
     return session_roles(request) if request is not None else []
 
@@ -32,7 +32,7 @@ def user_roles(context):
 @register.simple_tag
 def changebank_api_base():
     """Where the page's script calls the API: through the BFF proxy when it is configured for it."""
-    if PROXY_UPSTREAM in (bff_settings.UPSTREAMS or {}):
+    if PROXY_UPSTREAM in (oauthbff_settings.UPSTREAMS or {}):
         return reverse("oauthbff-proxy:proxy-root", args=[PROXY_UPSTREAM]).rstrip("/")
     return reverse("changebank:make-change").rsplit("/", 1)[0]
 

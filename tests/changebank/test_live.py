@@ -7,9 +7,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from oauthbff.client import http_session
+from oauthbff.http import upstream_session
 from oauthbff.models import OIDCSession
-from oauthbff.tokens import get_access_token
+from oauthbff.refresh import get_access_token
 from tests.changebank.fakes import EchoUpstream, request_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -74,7 +74,7 @@ def test_the_home_page_shows_the_panel(signed_in_client):
 def own_api(live_server):
     """The BFF's own API served over HTTP; pooled keep-alive connections to it close before it stops."""
     yield f"{live_server.url}/api"
-    http_session.close()
+    upstream_session.close()
 
 
 @pytest.mark.django_db(transaction=True)
