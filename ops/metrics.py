@@ -79,11 +79,9 @@ def _observe_provider_response(response, *args, **kwargs):
 
 def observe_provider_calls():
     """Time every answer on oauthbff's pooled provider session (a response hook, no edit inside)."""
-    try:
-        from oauthbff.provider import http
-    except ImportError:  # the session moved: nothing to hook, the other series still work
-        return
-    hooks = http.hooks.setdefault("response", [])
+    from oauthbff.http import provider_session
+
+    hooks = provider_session.hooks.setdefault("response", [])
     if _observe_provider_response not in hooks:
         hooks.append(_observe_provider_response)
 

@@ -38,6 +38,7 @@ def signed_event(secret):
             "event": {
                 "id": str(uuid.uuid4()),
                 "type": "user.login.success",
+                "createInstant": int(time.time() * 1000),
                 "user": {"id": VARIABLES["customerUserId"]},
             }
         }

@@ -102,7 +102,7 @@ def test_the_mirror_backlog_and_push_lag_are_read_at_scrape_time(client, metrics
 
 @responses.activate
 def test_provider_calls_are_timed_by_endpoint(client, metrics_on):
-    from oauthbff.provider import http
+    from oauthbff.http import provider_session as http
 
     responses.add(responses.GET, "https://idp.example.com/.well-known/jwks.json", json={})
     before = scrape(client)
