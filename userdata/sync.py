@@ -281,6 +281,9 @@ def apply_remote(row, remote, *, source, now=None):
         return "unchanged", events  # an older copy (a late webhook): versions only move forward
     if source != "push":
         row.pulled_at = now
+    if not row.pending and row.last_error:
+        # The provider answered and nothing waits to be retried: an earlier failure is stale.
+        row.last_error = ""
     if remote.email and remote.email != row.email:
         row.email = remote.email
     if not row.registered:
@@ -450,9 +453,11 @@ def _apply_page(page, *, issuer, dry_run):
                 counts["changed"] += 1
                 continue
             was = (row.data, row.remote_version, row.registered, row.email, row.has_conflict)
+            had_error = row.last_error
             outcome, row_events = apply_remote(row, remote, source=SyncEvent.Kind.PULL, now=now)
             counts[outcome] += 1
-            if (row.data, row.remote_version, row.registered, row.email, row.has_conflict) != was:
+            now_is = (row.data, row.remote_version, row.registered, row.email, row.has_conflict)
+            if now_is != was or row.last_error != had_error:
                 changed_rows.append(row)
                 events.extend(row_events)
             else:
