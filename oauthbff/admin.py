@@ -12,7 +12,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
 from django.utils.translation import ngettext
 
 from oauthbff.devices import describe
@@ -123,7 +126,8 @@ class EndReasonFilter(admin.SimpleListFilter):
 
 @admin.register(OIDCSession)
 class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
-    list_display = ("person", "device", "ip_address", "created_at", "last_used_at", "state")
+    # Five columns, so the index fits 1280 px beside the navigation and the filter.
+    list_display = ("person", "device_and_address", "signed_in", "last_used", "state")
     list_display_links = ("person",)
     list_filter = (EndReasonFilter,)
     list_select_related = ("user",)
@@ -171,6 +175,24 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
     @admin.display(description="device and browser")
     def device(self, obj):
         return describe(obj.user_agent).label
+
+    @admin.display(description="device and address")
+    def device_and_address(self, obj):
+        return format_html(
+            "{}<br><small>{}</small>",
+            describe(obj.user_agent).label,
+            obj.ip_address or "address unknown",
+        )
+
+    @admin.display(description="signed in", ordering="created_at")
+    def signed_in(self, obj):
+        return date_format(timezone.localtime(obj.created_at), "j M, H:i T")
+
+    @admin.display(description="last used", ordering="last_used_at")
+    def last_used(self, obj):
+        if (timezone.now() - obj.last_used_at).total_seconds() < 60:
+            return "just now"
+        return f"{timesince(obj.last_used_at, depth=1)} ago"
 
     @admin.display(description="state", ordering="ended_at")
     def state(self, obj):
@@ -263,8 +285,10 @@ class ProviderUserAdmin(LabelledAdminMixin, UserAdmin):
         (
             "Managed here",
             {
-                "description": "Deactivating blocks this person's sign-in to this site only.",
-                "fields": ("is_active", "user_permissions"),
+                "description": "Deactivating blocks this person's sign-in to this site only. "
+                "What staff may do comes with their groups: give a group permissions under "
+                "Groups, and everyone with that role at the provider has them.",
+                "fields": ("is_active",),
             },
         ),
         ("Dates", {"fields": ("last_login", "date_joined")}),

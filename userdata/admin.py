@@ -41,6 +41,8 @@ def when(value):
     local = timezone.localtime(value)
     text = date_format(local, "j M Y, H:i T")
     now = timezone.now()
+    if abs((now - value).total_seconds()) < 60:
+        return f"{text} (just now)"
     if value <= now:
         return f"{text} ({timesince(value, now, depth=1)} ago)"
     return f"{text} (in {timesince(now, value, depth=1)})"
