@@ -10,8 +10,10 @@ successfully" and be undone at the next sign-in or token refresh.
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
@@ -84,6 +86,7 @@ class LabelledAdminMixin:
     """Titles, breadcrumbs and messages name an object by ``object_label`` rather than ``str()``."""
 
     change_form_template = "admin/labelled_change_form.html"
+    object_history_template = "admin/labelled_object_history.html"
 
     def object_label(self, obj):
         return str(obj)
@@ -95,6 +98,15 @@ class LabelledAdminMixin:
             context.setdefault("subtitle", self.object_label(obj))
             context.setdefault("object_label", self.object_label(obj))
         return super().change_view(request, object_id, form_url, context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if obj is not None:
+            label = self.object_label(obj)
+            context.setdefault("title", f"Change history: {label}")
+            context.setdefault("object_label", label)
+        return super().history_view(request, object_id, context)
 
     def response_change(self, request, obj):
         return super().response_change(request, _Labelled(obj, self.object_label(obj)))
@@ -126,6 +138,7 @@ class EndReasonFilter(admin.SimpleListFilter):
 
 @admin.register(OIDCSession)
 class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
+    change_form_template = "admin/oauthbff/oidcsession/change_form.html"
     # Five columns, so the index fits 1280 px beside the navigation and the filter.
     list_display = ("person", "device_and_address", "signed_in", "last_used", "state")
     list_display_links = ("person",)
@@ -167,6 +180,48 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        # A session is signed out, never deleted: its row is the record of who was signed in.
+        # Without an object this is the permission the sign-out action and button require.
+        if obj is not None:
+            return False
+        return super().has_delete_permission(request)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.sign_out_view)
+        name = f"{self.opts.app_label}_{self.opts.model_name}_sign_out"
+        return [path("<path:object_id>/sign-out/", view, name=name), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        context["can_sign_out"] = (
+            obj is not None and obj.is_active and self.has_delete_permission(request)
+        )
+        return super().change_view(request, object_id, form_url, context)
+
+    def sign_out_view(self, request, object_id):
+        """POST from the session's page: revoke its refresh token and end it, like the action."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        row = get_object_or_404(OIDCSession.objects.select_related("user"), pk=object_id)
+        if row.is_active:
+            revoke_refresh_token(row)
+            end_session(row, "revoked")
+            self.message_user(request, f"Signed out {self.object_label(row)}.", messages.SUCCESS)
+        else:
+            self.message_user(request, "This session had already ended.", messages.WARNING)
+        return HttpResponseRedirect(
+            reverse(f"{self.admin_site.name}:oauthbff_oidcsession_change", args=[row.pk])
+        )
 
     @admin.display(description="person", ordering="user__email")
     def person(self, obj):

@@ -174,3 +174,41 @@ def test_a_local_account_keeps_django_user_admin(signed_in):
     assert "password/" in page and 'name="groups"' in page
     assert f"/admin/auth/user/{local.pk}/delete/" in page
     assert "Local account" in staff.get("/admin/auth/user/").content.decode()
+
+
+def test_staff_sign_a_session_out_from_its_page_and_never_delete_it(signed_in, op):
+    import re
+
+    customer, staff, ada = signed_in
+    row = OIDCSession.objects.get(user=ada)
+    page = staff.get(f"/admin/oauthbff/oidcsession/{row.pk}/change/").content.decode()
+    assert "Sign out this session" in page and "/delete/" not in page
+    assert f"/admin/oauthbff/oidcsession/{row.pk}/sign-out/" in page
+    assert staff.get(f"/admin/oauthbff/oidcsession/{row.pk}/sign-out/").status_code == 405
+    assert (
+        staff.post(f"/admin/oauthbff/oidcsession/{row.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    listing = staff.get("/admin/oauthbff/oidcsession/").content.decode()
+    assert "delete_selected" not in listing
+    strict = Client(enforce_csrf_checks=True)
+    strict.cookies = staff.cookies
+    url = f"/admin/oauthbff/oidcsession/{row.pk}/sign-out/"
+    assert strict.post(url).status_code == 403
+    assert OIDCSession.objects.get(pk=row.pk).is_active
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    done = strict.post(url, {"csrfmiddlewaretoken": token}, follow=True).content.decode()
+    assert "Signed out Ada Lovelace (ada@example.com) · Firefox 133 on Windows 10." in done
+    assert "Sign out this session" not in done
+    assert OIDCSession.objects.get(pk=row.pk).end_reason == "revoked"
+    assert customer.get("/auth/user/").status_code == 401
+
+
+def test_history_names_the_person(signed_in):
+    _, staff, ada = signed_in
+    staff.post(f"/admin/auth/user/{ada.pk}/change/", {"is_active": ""})
+    history = staff.get(f"/admin/auth/user/{ada.pk}/history/").content.decode()
+    assert "Change history: Ada Lovelace (ada@example.com)" in history
+    assert ada.username not in history
+    index = staff.get("/admin/").content.decode()
+    assert "Ada Lovelace (ada@example.com)" in index  # recent actions
