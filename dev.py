@@ -3,6 +3,7 @@
 
     python3 dev.py start   # virtualenv, install, migrations, demo data; runs the dev IdP and the BFF
     python3 dev.py test    # virtualenv with test packages, a browser for the end-to-end tests; pytest
+    python3 dev.py manage syncuserdata status   # any manage.py command, with the demo's settings
 
 Standard library only: it runs before anything is installed.
 """
@@ -55,21 +56,69 @@ def dev_env(**extra):
     return env
 
 
-def run(*args, env=None):
-    subprocess.run([str(PY), *args], check=True, cwd=ROOT, env=env or dev_env())
+class StepFailed(Exception):
+    """A step already printed its own one-line error; dev.py exits with its status, no traceback."""
+
+    def __init__(self, returncode):
+        super().__init__(returncode)
+        self.returncode = returncode
+
+
+def run(*args, env=None, quiet=False):
+    """Run a set-up step; ``quiet`` keeps its output unless it fails (the IdP prints its banner
+    again when it starts)."""
+    output = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True} if quiet else {}
+    result = subprocess.run([str(PY), *args], cwd=ROOT, env=env or dev_env(), **output)
+    if result.returncode:
+        if quiet:
+            print(result.stdout, end="", file=sys.stderr)
+        raise StepFailed(result.returncode)
+
+
+def user_setting(name):
+    """A value the user set: in the environment, or else in the .env file the settings read."""
+    if os.environ.get(name):
+        return os.environ[name]
+    env_file = Path(os.environ.get("ENV_FILE") or ROOT / ".env")
+    try:
+        lines = env_file.read_text().splitlines()
+    except OSError:
+        return ""
+    for line in lines:
+        key, sep, value = line.strip().partition("=")
+        if sep and key.strip().removeprefix("export ").strip() == name:
+            return value.strip().strip("'\"")
+    return ""
+
+
+def discovery_problem(issuer):
+    """Why the issuer's discovery document cannot be read, or "" when it answers."""
+    url = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - the operator's URL
+            if response.status != 200:
+                return f"{url} answered {response.status}"
+    except urllib.error.HTTPError as exc:
+        return f"{url} answered {exc.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return f"{url} did not answer ({getattr(exc, 'reason', exc)})"
+    return ""
 
 
 def wait_for(url, process, seconds=60):
+    """Wait until ``url`` answers; returns why it did not ("" once it does)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            sys.exit(f"error: the process serving {url} exited with status {process.returncode}")
+            return f"the process serving {url} exited with status {process.returncode}"
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - a fixed local URL
-                return
+                return ""
+        except urllib.error.HTTPError:
+            return ""  # it answers, if only with an error page
         except (urllib.error.URLError, OSError):
             time.sleep(0.3)
-    sys.exit(f"error: {url} did not answer within {seconds} s")
+    return f"{url} did not answer within {seconds} s"
 
 
 def port_free(host, port):
@@ -89,18 +138,29 @@ def start(args):
         if not port_free(host, port):
             sys.exit(f"error: port {port} on {host} is in use; stop what runs there first")
     env = dev_env(DEVIDP_URL=idp_url, DEVIDP_BFF_URL=bff_url)
-    if args.idp_port != 9011 and not args.no_idp:
-        env.update(OIDC_ISSUER=idp_url, FUSIONAUTH_API_URL=idp_url)
+    # An issuer the user set wins on any port; otherwise the BFF follows the dev IdP's port.
+    issuer = user_setting("OIDC_ISSUER")
+    if not issuer and not args.no_idp:
+        env.update(OIDC_ISSUER=idp_url)
+        if not user_setting("FUSIONAUTH_API_URL"):
+            env.update(FUSIONAUTH_API_URL=idp_url)
+    issuer = issuer or env.get("OIDC_ISSUER") or "http://127.0.0.1:9011"
     if args.port != 8000:
         env.setdefault("BFF_UPSTREAMS", f"changebank={bff_url}/api")
+    if args.host != host:
+        # FusionAuth in Docker calls the webhook at host.docker.internal (docs/fusionauth.md).
+        hosts = (env.get("ALLOWED_HOSTS") or "127.0.0.1,localhost").split(",")
+        wildcards = ("0.0.0.0", "::")  # noqa: S104 - compared with, not bound here
+        hosts += [h for h in ("host.docker.internal", args.host) if h not in wildcards]
+        env["ALLOWED_HOSTS"] = ",".join(dict.fromkeys(h.strip() for h in hosts if h.strip()))
     say("preparing the databases and the demo data")
     run("manage.py", "migrate", "--noinput", "-v", "0", env=env)
     if not args.no_idp:
         run("-m", "devidp", "migrate", "--noinput", "-v", "0", env=env)
-        run("-m", "devidp", "kickstart", env=env)
+        run("-m", "devidp", "kickstart", env=env, quiet=True)
     children = []
 
-    def stop(*_):
+    def stop(*_, code=0):
         for child in children:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGTERM)
@@ -109,7 +169,13 @@ def start(args):
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
-        sys.exit(0)
+        sys.exit(code)
+
+    def started(url, process):
+        problem = wait_for(url, process)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr, flush=True)
+            stop(code=1)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -121,19 +187,18 @@ def start(args):
             start_new_session=True,
         )
         children.append(idp)
-        wait_for(f"{idp_url}/.well-known/openid-configuration", idp)
+        started(f"{idp_url}/.well-known/openid-configuration", idp)
     bff = subprocess.Popen(
-        [str(PY), "manage.py", "runserver", f"{host}:{args.port}"],
+        [str(PY), "manage.py", "runserver", f"{args.host}:{args.port}"],
         cwd=ROOT,
         env=env,
         start_new_session=True,
     )
     children.append(bff)
-    wait_for(f"{bff_url}/", bff)
-    issuer = env.get("OIDC_ISSUER", idp_url)
+    started(f"{bff_url}/", bff)
     idp_line = (
         f"The identity provider:      {issuer} (OIDC_ISSUER)"
-        if args.no_idp
+        if args.no_idp or issuer != idp_url
         else f"The development IdP:         {idp_url}/  (FusionAuth's dialect; never for production)"
     )
     print(
@@ -146,9 +211,25 @@ def start(args):
 """,
         flush=True,
     )
-    while all(child.poll() is None for child in children):
+    problem = discovery_problem(issuer)
+    if problem:
+        print(
+            f"warning: the identity provider does not answer: {problem}. Sign-in will fail until "
+            "it does; check OIDC_ISSUER.",
+            flush=True,
+        )
+    idp_reported = False
+    while bff.poll() is None:
+        if not args.no_idp and not idp_reported and idp.poll() is not None:
+            print(
+                f"warning: the development IdP exited with status {idp.returncode}; the BFF keeps "
+                "running, but sign-in fails until the IdP is back. Restart `python3 dev.py start`.",
+                flush=True,
+            )
+            idp_reported = True
         time.sleep(0.5)
-    stop()
+    print(f"error: the BFF exited with status {bff.returncode}", file=sys.stderr, flush=True)
+    stop(code=1)
 
 
 def ensure_browser():
@@ -164,6 +245,16 @@ def ensure_browser():
         say(
             "chromium is not installed: the browser tests will be skipped (apt-get install chromium)"
         )
+
+
+def manage(args):
+    """Any manage.py command with the demo's environment (DEBUG and the demo values by default)."""
+    ensure_venv("requirements.txt")
+    if args.manage_args[:1] not in ([], ["migrate"], ["makemigrations"], ["help"]):
+        # As `start` does: on a fresh checkout the demo's database has no tables yet.
+        run("manage.py", "migrate", "--noinput", "-v", "0", "--skip-checks")
+    result = subprocess.run([str(PY), "manage.py", *args.manage_args], cwd=ROOT, env=dev_env())
+    sys.exit(result.returncode)
 
 
 def test(args):
@@ -182,6 +273,11 @@ def main():
     start_cmd.add_argument("--port", type=int, default=8000, help="the BFF's port (8000)")
     start_cmd.add_argument("--idp-port", type=int, default=9011, help="the dev IdP's port (9011)")
     start_cmd.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address the BFF listens on (0.0.0.0: reachable from FusionAuth in Docker)",
+    )
+    start_cmd.add_argument(
         "--no-idp",
         action="store_true",
         help="start only the BFF (for a real FusionAuth or another provider set by OIDC_ISSUER)",
@@ -190,13 +286,25 @@ def main():
     test_cmd = commands.add_parser("test", help="set up and run the whole test suite")
     test_cmd.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
     test_cmd.set_defaults(handler=test)
+    manage_cmd = commands.add_parser(
+        "manage", help="run a manage.py command with the demo's settings (e.g. syncuserdata status)"
+    )
+    manage_cmd.add_argument("manage_args", nargs=argparse.REMAINDER, help="passed on to manage.py")
+    manage_cmd.set_defaults(handler=manage)
     argv = sys.argv[1:]
     if argv[:1] == ["test"] and "-h" not in argv[1:2] and "--help" not in argv[1:2]:
         # Everything after "test" belongs to pytest, options included (argparse would eat them).
         args = argparse.Namespace(handler=test, pytest_args=argv[1:])
+    elif argv[:1] == ["manage"] and argv[1:2] not in (["-h"], ["--help"]):
+        args = argparse.Namespace(handler=manage, manage_args=argv[1:])
     else:
         args = parser.parse_args(argv)
-    args.handler(args)
+    try:
+        args.handler(args)
+    except StepFailed as failed:
+        sys.exit(failed.returncode)
+    except subprocess.CalledProcessError as failed:
+        sys.exit(f"error: {' '.join(map(str, failed.cmd))} failed with status {failed.returncode}")
 
 
 if __name__ == "__main__":

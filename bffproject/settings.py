@@ -7,8 +7,10 @@ DEBUG off, the production profile applies and a missing or unsafe value stops st
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -30,28 +32,37 @@ def _kickstart_variables():
         return {}
 
 
-_DEMO = _kickstart_variables() if DEBUG else {}
+_KICKSTART = _kickstart_variables()
+_DEMO = _KICKSTART if DEBUG else {}
+# Every problem found while reading the environment; start-up names them all at once (at the end of
+# this file) instead of one per run.
+_PROBLEMS = []
+_MISSING = []
+# Secrets that fell back to the public demo values (DEBUG only): a system check warns about them.
+DEMO_SECRET_FALLBACKS = []
 
 
-def _setting(name, demo=None, required=True):
-    """Read one variable; in production a required variable without a value is a one-line error."""
-    value = env.str(name, default=(demo if DEBUG else None) or "")
+def _setting(name, demo=None, required=True, secret=False):
+    """Read one variable; in production a required variable without a value is recorded as missing."""
+    value = env.str(name, default="")
+    if not value and DEBUG and demo:
+        value = demo
+        if secret:
+            DEMO_SECRET_FALLBACKS.append(name)
     if required and not value:
-        raise ImproperlyConfigured(
-            f"{name} is not set: production (DEBUG=False) needs it; see .env.example."
-        )
+        _MISSING.append(name)
     return value
 
 
-SECRET_KEY = _setting("SECRET_KEY", demo=DEV_SECRET_KEY)
-if not DEBUG and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32):
-    raise ImproperlyConfigured(
-        "SECRET_KEY is the development default or shorter than 32 characters: set a random one."
+SECRET_KEY = _setting("SECRET_KEY", demo=DEV_SECRET_KEY, secret=True)
+if not DEBUG and SECRET_KEY and (SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32):
+    _PROBLEMS.append(
+        "SECRET_KEY is the development default or shorter than 32 characters: set a random one"
     )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
-    raise ImproperlyConfigured("ALLOWED_HOSTS is not set: production (DEBUG=False) needs it.")
+    _MISSING.append("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -62,13 +73,18 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
+    "ops",
     "oauthbff",
     "userdata",
     "changebank",
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +93,7 @@ MIDDLEWARE = [
     "oauthbff.middleware.TokenRefreshMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "bffproject.middleware.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "bffproject.urls"
@@ -91,6 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "changebank.context_processors.site",
             ],
         },
     },
@@ -112,6 +130,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         }
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A database that does not answer fails a request (and /readyz) in seconds instead of hanging.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -157,22 +180,34 @@ STORAGES = {
 
 # Cookies and transport security. SameSite=Lax (not Strict) because the IdP's redirect back to
 # /auth/callback/ is a cross-site navigation that must carry the session cookie.
-SESSION_COOKIE_NAME = env.str("SESSION_COOKIE_NAME", default="bff_session")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# The __Host- prefix makes the browser refuse the cookie unless it is Secure, host-only and for the
+# whole site, so a sibling subdomain or a plain-HTTP page cannot plant or shadow it. Browsers only
+# accept it on Secure cookies, hence only with the production (HTTPS) defaults.
+SESSION_COOKIE_NAME = env.str(
+    "SESSION_COOKIE_NAME", default="__Host-bff_session" if SESSION_COOKIE_SECURE else "bff_session"
+)
+CSRF_COOKIE_NAME = "__Host-bff_csrftoken" if CSRF_COOKIE_SECURE else "bff_csrftoken"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 8)
-CSRF_COOKIE_NAME = "bff_csrftoken"
+# The page scripts send the token from the form they post (csrfmiddlewaretoken), never read the
+# cookie, so no script needs to see it.
+CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
+# People get a page in the product's look that explains the failure and offers the action again.
+CSRF_FAILURE_VIEW = "bffproject.errors.csrf_failure"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Probes often speak plain HTTP to the instance itself: answer them instead of redirecting to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SILENCED_SYSTEM_CHECKS = ["security.W021"] if not SECURE_HSTS_PRELOAD else []
@@ -181,7 +216,7 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"] if not SECURE_HSTS_PRELOAD else []
 OAUTHBFF = {
     "ISSUER": _setting("OIDC_ISSUER", demo=_DEMO.get("issuer")).rstrip("/"),
     "CLIENT_ID": _setting("OIDC_CLIENT_ID", demo=_DEMO.get("applicationId")),
-    "CLIENT_SECRET": _setting("OIDC_CLIENT_SECRET", demo=_DEMO.get("clientSecret")),
+    "CLIENT_SECRET": _setting("OIDC_CLIENT_SECRET", demo=_DEMO.get("clientSecret"), secret=True),
     "SCOPES": env.str("OIDC_SCOPES", default="openid profile email offline_access"),
     "TOKEN_AUTH_METHOD": env.str("OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic"),
     "ALLOWED_ALGORITHMS": env.list("OIDC_ALLOWED_ALGORITHMS", default=["RS256", "ES256", "PS256"]),
@@ -199,16 +234,52 @@ OAUTHBFF = {
     "STATE_MAX_AGE": env.int("OIDC_STATE_MAX_AGE", default=600),
     # The home page shows the user's mirror row: load it with the user.
     "USER_SELECT_RELATED": ["userdata"],
+    # The ChangeBank seed's front end may send its access token in this cookie.
+    "ACCESS_TOKEN_COOKIE": "app.at",
     # DEBUG default: the BFF's own API, so the proxy works out of the box (runserver on :8000).
     "UPSTREAMS": env.dict(
         "BFF_UPSTREAMS", default={"changebank": "http://127.0.0.1:8000/api"} if DEBUG else {}
     ),
 }
 
+# --- Browser policies ----------------------------------------------------------------------------
+# No inline script or style anywhere: every script and stylesheet is a static file. Forms post to
+# this site, whose sign-out redirects to the provider's end-session endpoint (form-action covers
+# redirects after a form post), so the issuer's origin is allowed there too.
+_issuer_origin = "{0.scheme}://{0.netloc}".format(urlsplit(OAUTHBFF["ISSUER"]))
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF, _issuer_origin] if OAUTHBFF["ISSUER"] else [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+# Powerful browser features this site never uses are switched off for it and anything it embeds.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "payment",
+        "usb",
+    )
+}
+
 # --- userdata: the mirror of the IdP's per-application data --------------------------------------
 USERDATA_STORE = env.str("USERDATA_STORE", default="fusionauth")
 if USERDATA_STORE not in ("fusionauth", "auth0", "local"):
-    raise ImproperlyConfigured("USERDATA_STORE must be one of fusionauth, auth0, local.")
+    _PROBLEMS.append("USERDATA_STORE must be one of fusionauth, auth0, local")
 _FA = USERDATA_STORE == "fusionauth"
 USERDATA = {
     "STORE": USERDATA_STORE,
@@ -226,13 +297,15 @@ USERDATA = {
         "API_URL": _setting("FUSIONAUTH_API_URL", demo=_DEMO.get("issuer"), required=_FA).rstrip(
             "/"
         ),
-        "API_KEY": _setting("FUSIONAUTH_API_KEY", demo=_DEMO.get("apiKey"), required=_FA),
+        "API_KEY": _setting(
+            "FUSIONAUTH_API_KEY", demo=_DEMO.get("apiKey"), required=_FA, secret=True
+        ),
         "APPLICATION_ID": _setting(
             "FUSIONAUTH_APPLICATION_ID", demo=_DEMO.get("applicationId"), required=_FA
         ),
         "TENANT_ID": env.str("FUSIONAUTH_TENANT_ID", default=_DEMO.get("defaultTenantId", "")),
         "WEBHOOK_SECRET": _setting(
-            "FUSIONAUTH_WEBHOOK_SECRET", demo=_DEMO.get("webhookSecret"), required=_FA
+            "FUSIONAUTH_WEBHOOK_SECRET", demo=_DEMO.get("webhookSecret"), required=_FA, secret=True
         ),
     },
     "AUTH0": {
@@ -244,11 +317,81 @@ USERDATA = {
     },
 }
 
+# --- Operations --------------------------------------------------------------------------------
+# /metrics answers only to "Authorization: Bearer <METRICS_TOKEN>"; unset, it is not served at all.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Production logs one JSON object per line (for a log shipper); development keeps plain lines.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("plain", "json"):
+    _PROBLEMS.append("LOG_FORMAT must be plain or json")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "ops.logging.RequestIdFilter"},
+        # runserver logs each request line; a failed callback's line would carry its code and state.
+        "redact_query": {"()": "ops.logging.RedactQueryFilter", "names": ["code", "state"]},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "redact_query"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        # runserver prints "Watching for file changes" itself; the log line would repeat it.
+        "django.utils.autoreload": {"level": "WARNING"},
+        "django.server": {
+            "level": "WARNING",
+            "handlers": ["console"],
+            "propagate": False,
+            "filters": ["redact_query"],
+        },
+    },
 }
+
+
+def _loopback(url):
+    """True for an issuer on this machine: the development IdP (or the kickstart's FusionAuth)."""
+    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
+# The demo secrets are public (kickstart/kickstart.json): anyone holding them can forge webhooks or
+# tokens, so they are only acceptable against a provider on this machine.
+_PUBLIC_SECRETS = {
+    "SECRET_KEY": (SECRET_KEY, DEV_SECRET_KEY),
+    "OIDC_CLIENT_SECRET": (OAUTHBFF["CLIENT_SECRET"], _KICKSTART.get("clientSecret")),
+    "FUSIONAUTH_API_KEY": (USERDATA["FUSIONAUTH"]["API_KEY"], _KICKSTART.get("apiKey")),
+    "FUSIONAUTH_WEBHOOK_SECRET": (
+        USERDATA["FUSIONAUTH"]["WEBHOOK_SECRET"],
+        _KICKSTART.get("webhookSecret"),
+    ),
+}
+_demo_in_use = sorted(
+    name for name, (value, demo) in _PUBLIC_SECRETS.items() if demo and value == demo
+)
+if _demo_in_use and OAUTHBFF["ISSUER"] and not _loopback(OAUTHBFF["ISSUER"]):
+    _PROBLEMS.append(
+        f"{', '.join(_demo_in_use)} {'is' if len(_demo_in_use) == 1 else 'are'} the public demo "
+        f"value{'' if len(_demo_in_use) == 1 else 's'}, refused with the issuer "
+        f"{OAUTHBFF['ISSUER']} (only the development IdP on this machine may use them)"
+    )
+if _MISSING:
+    _PROBLEMS.insert(
+        0,
+        f"{', '.join(_MISSING)} {'is' if len(_MISSING) == 1 else 'are'} not set: production "
+        f"(DEBUG=False) needs {'it' if len(_MISSING) == 1 else 'them'}",
+    )
+if _PROBLEMS:
+    raise ImproperlyConfigured("; ".join(_PROBLEMS) + "; see .env.example.")

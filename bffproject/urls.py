@@ -3,11 +3,21 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from changebank.views import favicon
+
 admin.site.site_header = "ChangeBank administration"
 admin.site.site_title = "ChangeBank admin"
 admin.site.index_title = "Users, sessions and synced data"
 
+handler400 = "bffproject.errors.bad_request"
+handler403 = "bffproject.errors.permission_denied"
+handler404 = "bffproject.errors.page_not_found"
+handler500 = "bffproject.errors.server_error"
+
 urlpatterns = [
+    path("", include("ops.urls")),
+    # Browsers ask for /favicon.ico on pages (JSON, files) that do not name their icon.
+    path("favicon.ico", favicon),
     path("auth/", include("oauthbff.urls")),
     path("bff/api/", include("oauthbff.proxy_urls")),
     path("api/", include("changebank.urls")),

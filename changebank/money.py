@@ -12,8 +12,9 @@ MAX_TOTAL = Decimal("1000000.00")
 MAX_TOTAL_TEXT = "1,000,000.00"
 # Longer input cannot be a sensible amount; refusing it early bounds the parsing work.
 MAX_INPUT_LENGTH = 32
-# Plain decimal notation only (no NaN, Infinity, exponents, underscores or thousands separators).
-_AMOUNT_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+# Plain decimal notation in ASCII digits only (no NaN, Infinity, exponents, underscores, thousands
+# separators, nor other scripts' digits such as ٣.٢٤, which Decimal and \d would accept).
+_AMOUNT_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _CENT = Decimal("0.01")
 
 
@@ -44,31 +45,32 @@ class Change:
 
 
 def parse_total(text):
-    """Turn the user's text into a whole number of cents, or raise InvalidAmount saying why."""
+    """Turn the user's text into a whole number of cents, or raise InvalidAmount saying why.
+
+    The messages speak of "the amount" (the form's "Amount in dollars" field), not of the API's
+    parameter: people read them on the page; the API adds the parameter's name beside them.
+    """
     if text is None or not text.strip():
-        raise InvalidAmount('The "total" parameter is required, for example total=3.24.')
+        raise InvalidAmount("Enter an amount in dollars, for example 3.24.")
     text = text.strip()
     if len(text) > MAX_INPUT_LENGTH:
-        raise InvalidAmount(
-            f'The "total" parameter is too long (at most {MAX_INPUT_LENGTH} characters).'
-        )
+        raise InvalidAmount(f"That amount is too long: use at most {MAX_INPUT_LENGTH} characters.")
     if not _AMOUNT_RE.fullmatch(text):
         raise InvalidAmount(
-            'The "total" parameter must be an amount in dollars written with digits, like 3.24.'
+            "Write the amount in dollars with the digits 0-9 and a point, like 3.24 "
+            "(no $ sign, commas or spaces)."
         )
     try:
         amount = Decimal(text)
     except InvalidOperation as exc:  # pragma: no cover - the pattern above already excludes this
-        raise InvalidAmount('The "total" parameter must be a number, like 3.24.') from exc
+        raise InvalidAmount("Write the amount as a number, like 3.24.") from exc
     if amount < 0:
-        raise InvalidAmount('The "total" parameter must not be negative.')
+        raise InvalidAmount("The amount can't be negative.")
     if amount > MAX_TOTAL:
-        raise InvalidAmount(f'The "total" parameter must be at most {MAX_TOTAL_TEXT}.')
+        raise InvalidAmount(f"The amount can be at most ${MAX_TOTAL_TEXT}.")
     cents = amount * 100
     if cents != cents.to_integral_value():
-        raise InvalidAmount(
-            'The "total" parameter has more than 2 decimal places; amounts are in whole cents.'
-        )
+        raise InvalidAmount("Use at most two digits after the point: amounts are in whole cents.")
     return int(cents)
 
 

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.test import RequestFactory
 from django.urls import Resolver404, resolve
 
-from devidp import services
+from devidp import rules, services
 from devidp.models import ApiKey, Application, Registration, Tenant, User, Webhook
 from devidp.views import api
 
@@ -61,7 +61,8 @@ def variables_of(document):
     """The kickstart variables, each evaluated once (so #{UUID()} is stable within one run).
 
     DEVIDP_URL and DEVIDP_BFF_URL replace ``issuer`` and ``bffUrl``: the IdP and the BFF may run
-    on other ports than the demo's.
+    on other ports than the demo's. ``webhookUrl`` is where FusionAuth *in Docker* reaches the BFF
+    (host.docker.internal); the development IdP runs beside the BFF, so it uses ``bffUrl``.
     """
     variables = {"FUSIONAUTH_APPLICATION_ID": FUSIONAUTH_APPLICATION_ID}
     for name, raw in document.get("variables", {}).items():
@@ -69,6 +70,7 @@ def variables_of(document):
     variables["issuer"] = settings.DEVIDP["URL"]
     if settings.DEVIDP["BFF_URL"]:
         variables["bffUrl"] = settings.DEVIDP["BFF_URL"]
+    variables["webhookUrl"] = f"{variables.get('bffUrl', '')}/webhooks/fusionauth/"
     variables.setdefault(
         "FUSIONAUTH_TENANT_ID", variables.get("defaultTenantId", str(uuid.uuid4()))
     )
@@ -112,6 +114,48 @@ def run(document, log=print):
         _dispatch(factory, key, number, request_spec, log)
     _grant_admin_site_access()
     return variables
+
+
+def check(document):
+    """Check every request of a kickstart against FusionAuth's rules, without making any.
+
+    Returns ``(number, method, path, problem)`` per request; ``problem`` is None when the body
+    passes, FusionAuth's Errors object when it would be refused, or a sentence when the
+    development IdP has no rules for that API (it does not serve it). A real FusionAuth stops at
+    the first failed request and runs the kickstart again only on an empty database, so this
+    is worth running before ``docker compose up``.
+    """
+    variables = variables_of(document)
+    results = []
+    for number, raw in enumerate(document.get("requests", []), start=1):
+        spec = substitute(raw, variables)
+        method = spec.get("method", "POST").upper()
+        path = "/" + urlsplit(spec.get("url", "")).path.lstrip("/")
+        try:
+            match = resolve(path)
+        except Resolver404:
+            match = None
+        body_rules = getattr(match.func, "body_rules", {}) if match else {}
+        rule = body_rules.get(method)
+        problem = None
+        if rule is None:
+            problem = "not checked: the development IdP has no rules for this API"
+        elif spec.get("contentType", "application/json") != services.JSON_PATCH:
+            try:
+                rules.check(rule, spec.get("body", {}), partial=method == "PATCH")
+                if match.func is api.tenant and method == "PATCH":
+                    _check_patched_default_tenant(spec.get("body", {}))
+            except services.ApiError as error:
+                problem = error.body
+        results.append((number, method, path, problem))
+    return results
+
+
+def _check_patched_default_tenant(body):
+    """A fresh FusionAuth has one object to PATCH, the default tenant: check the result too."""
+    default = {"name": "Default", **json.loads(json.dumps(services.DEFAULT_TENANT_CONFIG))}
+    patched = services.merge(default, body.get("tenant") or {})
+    rules.check(rules.TENANT, {"tenant": patched})
 
 
 def _dispatch(factory, key, number, spec, log):

@@ -11,8 +11,9 @@ import uuid
 from django.db import transaction
 from oauth2_provider.models import AbstractApplication
 
-from devidp import keys, webhooks
+from devidp import keys, rules, webhooks
 from devidp.config import REUSABLE
+from devidp.errors import ApiError, field_error, general_error
 from devidp.models import Application, Key, Registration, Tenant, User, Webhook, now_ms
 from devidp.serializers import registration_json, user_json
 
@@ -26,7 +27,10 @@ REGISTRATION_FIELDS = {
     "timezone": "timezone",
     "preferredLanguages": "preferred_languages",
 }
+TOKEN_KEY_IDS = ("accessTokenKeyId", "idTokenKeyId")
+# FusionAuth's default tenant as installed (its issuer is "acme.com" until changed).
 DEFAULT_TENANT_CONFIG = {
+    "issuer": "acme.com",
     "jwtConfiguration": {
         "timeToLiveInSeconds": 3600,
         "refreshTokenTimeToLiveInMinutes": 43200,
@@ -35,25 +39,6 @@ DEFAULT_TENANT_CONFIG = {
     },
     "eventConfiguration": {"events": {}},
 }
-
-
-class ApiError(Exception):
-    """A FusionAuth API error: a status and an optional Errors body."""
-
-    def __init__(self, status, body=None):
-        super().__init__(status)
-        self.status = status
-        self.body = body
-
-
-def field_error(field, code, message):
-    return ApiError(
-        400, {"fieldErrors": {field: [{"code": f"[{code}]{field}", "message": message}]}}
-    )
-
-
-def general_error(code, message):
-    return ApiError(400, {"generalErrors": [{"code": code, "message": message}]})
 
 
 def merge(target, patch, mode=JSON):
@@ -74,11 +59,29 @@ def merge(target, patch, mode=JSON):
     return result
 
 
-def parse_uuid(value, field):
+def canonical_id(value):
+    """A UUID in FusionAuth's canonical form (lower case, hyphenated), else the value unchanged.
+
+    FusionAuth parses ids as UUIDs, so ``E9FDB985-...`` and ``e9fdb985-...`` name the same object
+    wherever an id is taken: URLs, bodies, ``client_id`` and HTTP Basic credentials.
+    """
     try:
-        return uuid.UUID(str(value))
+        return str(uuid.UUID(str(value).strip()))
     except (TypeError, ValueError, AttributeError):
-        raise field_error(field, "invalid", f"{field} must be a UUID.") from None
+        return value
+
+
+def parse_uuid(value, field):
+    """An id from a URL or a body; FusionAuth's ``[couldNotConvert]`` error when it is no UUID."""
+    try:
+        return uuid.UUID(str(value).strip())
+    except (TypeError, ValueError, AttributeError):
+        raise field_error(
+            field,
+            "couldNotConvert",
+            f"Invalid {field} [{value}]. This must be a valid UUID String "
+            "(e.g. 25a872da-bb44-4af8-a43d-e7bcb5351ebc).",
+        ) from None
 
 
 def find_user(user_id):
@@ -89,7 +92,11 @@ def find_user(user_id):
 
 
 def find_application(application_id):
-    return Application.objects.filter(client_id=str(application_id).lower()).first()
+    """The application (OAuth client) with this id, in any letter case, or None."""
+    client_id = canonical_id(application_id)
+    if not isinstance(client_id, str):
+        return None
+    return Application.objects.filter(client_id=client_id).first()
 
 
 def get_registration(user_id, application_id, lock=False):
@@ -102,7 +109,7 @@ def get_registration(user_id, application_id, lock=False):
     if lock:
         queryset = queryset.select_for_update()
     return queryset.filter(
-        user_id=user_pk, application__client_id=str(application_id).lower()
+        user_id=user_pk, application__client_id=canonical_id(application_id)
     ).first()
 
 
@@ -110,9 +117,9 @@ def _application_id_from(body_registration, application_id):
     app_id = application_id or (body_registration or {}).get("applicationId")
     if not app_id:
         raise field_error(
-            "registration.applicationId", "blank", "registration.applicationId is required."
+            "registration.applicationId", "missing", "registration.applicationId is required."
         )
-    return str(app_id).lower()
+    return canonical_id(app_id)
 
 
 def _check_roles(application, roles):
@@ -168,24 +175,29 @@ def _registration_response(registration):
 
 @transaction.atomic
 def register(user_id, body, request=None):
-    """POST /api/user/registration[/{userId}]: register a user, creating it when ``user`` is given."""
-    body_registration = body.get("registration")
-    if not isinstance(body_registration, dict):
-        raise field_error("registration", "blank", "registration is required.")
-    application = find_application(_application_id_from(body_registration, None))
+    """POST /api/user/registration[/{userId}]: register a user, creating it when ``user`` is given.
+
+    Without ``user`` the userId names an existing user (FusionAuth's empty 404 when there is
+    none); with it, the user is created first (the combined create).
+    """
+    rules.check(rules.REGISTER, body)
+    body_registration = body["registration"]
+    application = find_application(body_registration["applicationId"])
     if application is None:
         raise field_error("registration.applicationId", "invalid", "No application with that id.")
     user_body = body.get("user")
+    if user_id is not None:
+        parse_uuid(user_id, "userId")
     user = find_user(user_id) if user_id else None
-    if user is None and isinstance(user_body, dict):
+    if user is None and user_body is not None:
         user = create_user(user_id, user_body, application.tenant, request=request)
-    elif user is None and user_body is None and user_id is None:
-        raise field_error("user", "blank", "user is required when no userId is given.")
+    elif user is None and user_id is None:
+        raise field_error("user", "missing", "user is required when no userId is given.")
     if user is None:
-        raise field_error("userId", "invalid", "No user with that id.")
+        raise ApiError(404)
     if Registration.objects.filter(user=user, application=application).exists():
         raise field_error(
-            "registration.applicationId", "duplicate", "The user is already registered to it."
+            "registration", "duplicate", "The user is already registered for this application."
         )
     registration = Registration(user=user, application=application)
     _apply_registration_fields(registration, body_registration)
@@ -198,8 +210,6 @@ def register(user_id, body, request=None):
 
 def create_user(user_id, user_body, tenant, request=None):
     email = (user_body.get("email") or "").strip().lower()
-    if not email or "@" not in email:
-        raise field_error("user.email", "blank", "user.email is required.")
     if User.objects.filter(email=email).exists():
         raise field_error("user.email", "duplicate", "A user with that e-mail already exists.")
     user = User(
@@ -210,7 +220,6 @@ def create_user(user_id, user_body, tenant, request=None):
         username=user_body.get("username") or "",
         birth_date=user_body.get("birthDate") or "",
         data=user_body.get("data") or {},
-        verified=bool(user_body.get("verified", True)),
     )
     if user_id:
         user.id = parse_uuid(user_id, "userId")
@@ -228,10 +237,11 @@ def update_registration(user_id, application_id, body, mode=None, request=None):
     """PUT (``mode`` None: replace) or PATCH (``mode``: content type) of one registration."""
     if mode == JSON_PATCH:
         return _json_patch_registration(user_id, application_id, body, request)
-    body_registration = body.get("registration")
-    if not isinstance(body_registration, dict):
-        raise field_error("registration", "blank", "registration is required.")
+    rules.check(rules.UPDATE_REGISTRATION, body, partial=mode is not None)
+    body_registration = body["registration"]
+    parse_uuid(user_id, "userId")
     app_id = _application_id_from(body_registration, application_id)
+    parse_uuid(app_id, "applicationId")
     registration = get_registration(user_id, app_id, lock=True)
     if registration is None:
         raise ApiError(404)
@@ -250,6 +260,7 @@ def update_registration(user_id, application_id, body, mode=None, request=None):
                     if name in ("roles", "preferredLanguages")
                     else ({} if name == "data" else "")
                 )
+    rules.check(rules.UPDATE_REGISTRATION, {"registration": values})
     _apply_registration_fields(registration, values)
     registration.touch()
     registration.save()
@@ -307,7 +318,7 @@ def set_registration_data(email, data, application_id=None, request=None):
         raise field_error("email", "invalid", f"No user with e-mail {email}.")
     registrations = user.registrations.select_related("application")
     if application_id:
-        registrations = registrations.filter(application__client_id=str(application_id).lower())
+        registrations = registrations.filter(application__client_id=canonical_id(application_id))
     registration = registrations.order_by("insert_instant").first()
     if registration is None:
         raise field_error("registration", "invalid", f"{email} has no such registration.")
@@ -327,27 +338,37 @@ def _merged(config, body, mode):
     return body if mode is None else merge(config, body, mode)
 
 
+def _check_key_ids(path, config, names):
+    """Key ids in a configuration must name keys that exist (FusionAuth's ``[invalid]``)."""
+    errors = rules.Errors()
+    for name in names:
+        key_id = (config or {}).get(name)
+        if key_id and not Key.objects.filter(pk=parse_uuid(key_id, f"{path}.{name}")).exists():
+            errors.add(f"{path}.{name}", "invalid", f"No key with the id {key_id}.")
+    errors.raise_if_any()
+
+
 @transaction.atomic
 def save_tenant(tenant_id, body, mode=None, create=False):
+    """POST, PUT or PATCH /api/tenant/{tenantId}; the result must be a valid tenant."""
     tenant_id = parse_uuid(tenant_id, "tenantId")
+    rules.check(rules.TENANT, body, partial=mode is not None)
     tenant = Tenant.objects.select_for_update().filter(pk=tenant_id).first()
-    values = body.get("tenant")
-    if not isinstance(values, dict):
-        raise field_error("tenant", "blank", "tenant is required.")
+    values = body["tenant"]
     if tenant is None:
         if not create:
             raise ApiError(404)
-        tenant = Tenant(
-            id=tenant_id,
-            name=values.get("name") or "Default",
-            config=copy.deepcopy(DEFAULT_TENANT_CONFIG),
-        )
+        tenant = Tenant(id=tenant_id, name="", config=copy.deepcopy(DEFAULT_TENANT_CONFIG))
     elif create:
         raise field_error("tenantId", "duplicate", "A tenant with that id already exists.")
-    config = _merged(tenant.config, {k: v for k, v in values.items() if k != "name"}, mode)
-    config.pop("id", None)
-    tenant.config = config
-    tenant.name = values.get("name") or tenant.name
+    current = {**tenant.config, "name": tenant.name}
+    result = _merged(current, {k: v for k, v in values.items() if k != "id"}, mode)
+    rules.check(rules.TENANT, {"tenant": result})
+    _check_key_ids("tenant.jwtConfiguration", result.get("jwtConfiguration"), TOKEN_KEY_IDS)
+    if Tenant.objects.filter(name=result["name"]).exclude(pk=tenant_id).exists():
+        raise field_error("tenant.name", "duplicate", "A tenant with that name already exists.")
+    tenant.name = result.pop("name")
+    tenant.config = result
     tenant.last_update_instant = max(now_ms(), tenant.last_update_instant + 1)
     tenant.save()
     return tenant
@@ -355,7 +376,7 @@ def save_tenant(tenant_id, body, mode=None, create=False):
 
 def default_tenant(tenant_id=None):
     if tenant_id:
-        return Tenant.objects.filter(pk=tenant_id).first()
+        return Tenant.objects.filter(pk=parse_uuid(tenant_id, "tenantId")).first()
     return Tenant.objects.order_by("insert_instant").first()
 
 
@@ -384,12 +405,24 @@ def _sync_application(application):
     application.hash_client_secret = False
 
 
+def _roles(values, current, mode):
+    roles = [dict(r) for r in values]
+    if mode == JSON and current:
+        names = {r.get("name") for r in current}
+        roles = current + [r for r in roles if r.get("name") not in names]
+    for role in roles:
+        role.setdefault("id", str(uuid.uuid4()))
+        role.setdefault("isDefault", False)
+        role.setdefault("isSuperRole", False)
+    return roles
+
+
 @transaction.atomic
 def save_application(application_id, body, mode=None, create=False, tenant_id=None):
+    """POST, PUT or PATCH /api/application/{applicationId}; the result must be a valid application."""
     application_id = str(parse_uuid(application_id, "applicationId"))
-    values = body.get("application")
-    if not isinstance(values, dict):
-        raise field_error("application", "blank", "application is required.")
+    rules.check(rules.APPLICATION, body, partial=mode is not None)
+    values = body["application"]
     application = Application.objects.select_for_update().filter(client_id=application_id).first()
     if application is None:
         if not create:
@@ -402,22 +435,18 @@ def save_application(application_id, body, mode=None, create=False, tenant_id=No
         raise field_error(
             "applicationId", "duplicate", "An application with that id already exists."
         )
-    fields = {k: v for k, v in values.items() if k not in ("id", "name", "roles", "tenantId")}
-    application.config = _merged(application.config, fields, mode)
-    if mode is None and application.pk:
-        application.config.setdefault("oauthConfiguration", {})
-    if values.get("name"):
-        application.name = values["name"]
-    if "roles" in values and values["roles"] is not None:
-        roles = [r if isinstance(r, dict) else {"name": str(r)} for r in values["roles"]]
-        if mode == JSON and application.pk:
-            names = {r.get("name") for r in application.roles}
-            roles = application.roles + [r for r in roles if r.get("name") not in names]
-        for role in roles:
-            role.setdefault("id", str(uuid.uuid4()))
-            role.setdefault("isDefault", False)
-            role.setdefault("isSuperRole", False)
-        application.roles = roles
+    ignored = ("id", "name", "roles", "tenantId")
+    fields = {k: v for k, v in values.items() if k not in ignored}
+    config = _merged(application.config, fields, mode)
+    name = values.get("name") or (application.name if mode is not None else "")
+    roles = application.roles
+    if values.get("roles") is not None:
+        roles = _roles(values["roles"], application.roles if application.pk else [], mode)
+    rules.check(rules.APPLICATION, {"application": {**config, "name": name, "roles": roles}})
+    _check_key_ids("application.jwtConfiguration", config.get("jwtConfiguration"), TOKEN_KEY_IDS)
+    application.config = config
+    application.name = name
+    application.roles = roles
     _sync_application(application)
     application.last_update_instant = max(now_ms(), application.last_update_instant + 1)
     application.save()
@@ -426,10 +455,10 @@ def save_application(application_id, body, mode=None, create=False, tenant_id=No
 
 @transaction.atomic
 def save_webhook(webhook_id, body, mode=None, create=False):
+    """POST, PUT or PATCH /api/webhook/{webhookId}; the result must be a valid webhook."""
     webhook_id = parse_uuid(webhook_id, "webhookId")
-    values = body.get("webhook")
-    if not isinstance(values, dict):
-        raise field_error("webhook", "blank", "webhook is required.")
+    rules.check(rules.WEBHOOK, body, partial=mode is not None)
+    values = body["webhook"]
     webhook = Webhook.objects.select_for_update().filter(pk=webhook_id).first()
     if webhook is None:
         if not create:
@@ -437,12 +466,15 @@ def save_webhook(webhook_id, body, mode=None, create=False):
         webhook = Webhook(id=webhook_id)
     elif create:
         raise field_error("webhookId", "duplicate", "A webhook with that id already exists.")
-    fields = {k: v for k, v in values.items() if k not in ("id", "url", "description")}
-    webhook.config = _merged(webhook.config, fields, mode)
-    webhook.url = values.get("url") or webhook.url
-    if not webhook.url:
-        raise field_error("webhook.url", "blank", "webhook.url is required.")
-    webhook.description = values.get("description", webhook.description) or ""
+    current = {**webhook.config, "url": webhook.url, "description": webhook.description}
+    result = _merged(current, {k: v for k, v in values.items() if k != "id"}, mode)
+    rules.check(rules.WEBHOOK, {"webhook": result})
+    signing = result.get("signatureConfiguration") or {}
+    if signing.get("enabled"):
+        _check_key_ids("webhook.signatureConfiguration", signing, ("signingKeyId",))
+    webhook.url = result.pop("url")
+    webhook.description = result.pop("description", "") or ""
+    webhook.config = result
     webhook.last_update_instant = max(now_ms(), webhook.last_update_instant + 1)
     webhook.save()
     return webhook
@@ -450,28 +482,30 @@ def save_webhook(webhook_id, body, mode=None, create=False):
 
 @transaction.atomic
 def make_key(key_id, body, imported=False):
+    """POST /api/key/generate or /api/key/import[/{keyId}].
+
+    FusionAuth's rules first (rules.KEY_IMPORT / KEY_GENERATE); then what the development IdP
+    can make: RSA key pairs it generates, HMAC keys it generates or imports.
+    """
     key_id = parse_uuid(key_id, "keyId") if key_id else uuid.uuid4()
-    values = body.get("key")
-    if not isinstance(values, dict):
-        raise field_error("key", "blank", "key is required.")
+    rules.check(rules.KEY_IMPORT if imported else rules.KEY_GENERATE, body)
+    values = body["key"]
     if Key.objects.filter(pk=key_id).exists():
         raise field_error("keyId", "duplicate", "A key with that id already exists.")
-    algorithm = values.get("algorithm", "")
-    name = values.get("name") or f"{algorithm} key"
-    if algorithm.startswith("HS"):
-        secret = values.get("secret") if imported else None
-        if imported and not secret:
-            raise field_error(
-                "key.secret", "blank", "key.secret is required to import an HMAC key."
-            )
-        return keys.create_hmac(key_id, name, algorithm, secret)
-    if algorithm == Key.RS256 and not imported:
-        length = int(values.get("length") or 2048)
-        if length not in (2048, 3072, 4096):
-            raise field_error("key.length", "invalid", "key.length must be 2048, 3072 or 4096.")
-        return keys.generate_rsa(key_id, name, length)
-    raise field_error(
-        "key.algorithm", "invalid", "Supported: generate RS256, generate/import HS256."
+    name = values["name"].strip()
+    if Key.objects.filter(name=name).exists():
+        raise field_error("key.name", "duplicate", "A key with that name already exists.")
+    algorithm = values.get("algorithm") or ""
+    if imported and values.get("type") == "HMAC":
+        return keys.create_hmac(key_id, name, algorithm or Key.HS256, values["secret"])
+    if not imported and algorithm.startswith("HS"):
+        return keys.create_hmac(key_id, name, algorithm)
+    if not imported and algorithm.startswith("RS"):
+        return keys.generate_rsa(key_id, name, int(values["length"]), algorithm)
+    raise general_error(
+        "[NotImplemented]",
+        "The development IdP generates RSA and HMAC keys and imports HMAC keys only; "
+        "FusionAuth itself also takes EC, OKP and imported key pairs.",
     )
 
 

@@ -4,6 +4,8 @@ import uuid
 
 from oauth2_provider.models import get_refresh_token_model
 
+from devidp.services import canonical_id
+
 RefreshToken = get_refresh_token_model()
 
 
@@ -20,7 +22,7 @@ def sessions_for(token_id=None, user_id=None, application_id=None):
     except ValueError:
         return []
     if application_id:
-        queryset = queryset.filter(application__client_id=str(application_id).lower())
+        queryset = queryset.filter(application__client_id=canonical_id(application_id))
     return list(queryset)
 
 

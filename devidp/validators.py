@@ -1,7 +1,10 @@
 """django-oauth-toolkit's validator, taught FusionAuth's per-application policies."""
 
+import base64
+import binascii
 import hashlib
 from datetime import timedelta
+from urllib.parse import quote_plus, unquote_plus
 
 from django.utils import timezone
 from oauth2_provider.models import get_refresh_token_model
@@ -9,6 +12,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 
 from devidp.config import ONE_TIME_USE, access_token_ttl, issuer, oauth_setting, refresh_policy
 from devidp.models import Registration
+from devidp.services import canonical_id
 from devidp.tokens import session_id
 
 RefreshToken = get_refresh_token_model()
@@ -17,6 +21,43 @@ RefreshToken = get_refresh_token_model()
 class FusionAuthValidator(OAuth2Validator):
     # Claims are not filtered by scope: FusionAuth's "Compatibility" scope handling.
     oidc_claim_scope = None
+
+    def _load_application(self, client_id, request):
+        """Client ids are UUIDs, matched in any letter case as FusionAuth does."""
+        return super()._load_application(canonical_id(client_id), request)
+
+    def _extract_basic_auth(self, request):
+        """HTTP Basic credentials with the client id in its canonical form (see _load_application).
+
+        The toolkit compares the loaded client's id with the one in the header, so the header's
+        id is rewritten before that comparison rather than after.
+        """
+        auth_string = super()._extract_basic_auth(request)
+        if not auth_string:
+            return auth_string
+        try:
+            client_id, secret = base64.b64decode(auth_string).decode("utf-8").split(":", 1)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return auth_string
+        canonical = canonical_id(unquote_plus(client_id))
+        if canonical == unquote_plus(client_id):
+            return auth_string
+        return base64.b64encode(f"{quote_plus(canonical)}:{secret}".encode()).decode()
+
+    def validate_client_id(self, client_id, request, *args, **kwargs):
+        """The authorize request carries the canonical id from here on (codes, redirects)."""
+        request.client_id = canonical_id(client_id)
+        return super().validate_client_id(client_id, request, *args, **kwargs)
+
+    def authenticate_client(self, request, *args, **kwargs):
+        """oauthlib compares ``request.client_id`` with the loaded client's: canonicalise it."""
+        if request.client_id:
+            request.client_id = canonical_id(request.client_id)
+        return super().authenticate_client(request, *args, **kwargs)
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs):
+        request.client_id = canonical_id(client_id)
+        return super().authenticate_client_id(client_id, request, *args, **kwargs)
 
     def is_pkce_required(self, client_id, request):
         """oauthConfiguration.proofKeyForCodeExchangePolicy, per application."""

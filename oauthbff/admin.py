@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 
 from oauthbff.devices import describe
 from oauthbff.models import OIDCIdentity, OIDCSession
-from oauthbff.tokens import end_session, revoke_refresh_token
+from oauthbff.sessions import end_session
 
 PROVIDER_OWNS = (
     "This person signs in through the identity provider, which owns their e-mail address, name, "
@@ -214,8 +214,7 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         row = get_object_or_404(OIDCSession.objects.select_related("user"), pk=object_id)
         if row.is_active:
-            revoke_refresh_token(row)
-            end_session(row, "revoked")
+            end_session(row, "revoked", revoke=True)
             self.message_user(request, f"Signed out {self.object_label(row)}.", messages.SUCCESS)
         else:
             self.message_user(request, "This session had already ended.", messages.WARNING)
@@ -259,8 +258,7 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
     def revoke_sessions(self, request, queryset):
         ended = 0
         for row in queryset.active().select_related("user"):
-            revoke_refresh_token(row)
-            ended += end_session(row, "revoked")
+            ended += end_session(row, "revoked", revoke=True)
         self.message_user(
             request,
             ngettext("Signed out %(count)d session.", "Signed out %(count)d sessions.", ended)

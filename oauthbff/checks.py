@@ -7,14 +7,38 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist
+from django.utils.module_loading import import_string
 
-from oauthbff.conf import bff_settings
-from oauthbff.provider import FORBIDDEN_ALGORITHMS
+from oauthbff.backends import OIDCBackend
+from oauthbff.client import upstream_problem
+from oauthbff.conf import oauthbff_settings
+from oauthbff.crypto import configured_keys
+from oauthbff.jwt import FORBIDDEN_ALGORITHMS
+from oauthbff.middleware import TokenRefreshMiddleware
+from oauthbff.roles import RolesMapper
 
 COOKIE_ENGINES = ("django.contrib.sessions.backends.signed_cookies",)
 MIDDLEWARE_PATH = "oauthbff.middleware.TokenRefreshMiddleware"
 BACKEND_PATH = "oauthbff.backends.OIDCBackend"
+AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _imported(path):
+    """The class at a dotted path, or None when it cannot be imported."""
+    try:
+        return import_string(path)
+    except ImportError:
+        return None
+
+
+def _index_of_subclass(paths, base):
+    """The position of the first entry of ``paths`` naming ``base`` or a subclass, or None."""
+    for index, path in enumerate(paths):
+        cls = _imported(path) if isinstance(path, str) else None
+        if isinstance(cls, type) and issubclass(cls, base):
+            return index
+    return None
 
 
 def _error(msg, n, hint=None):
@@ -38,7 +62,7 @@ def check_session_engine(app_configs, **kwargs):
 @register()
 def check_oauthbff_settings(app_configs, **kwargs):
     errors = []
-    issuer = bff_settings.ISSUER
+    issuer = oauthbff_settings.ISSUER
     parts = urlsplit(issuer) if issuer else None
     if not issuer:
         errors.append(_error("OAUTHBFF['ISSUER'] (OIDC_ISSUER) is not set.", 2))
@@ -46,11 +70,11 @@ def check_oauthbff_settings(app_configs, **kwargs):
         errors.append(_error(f"OAUTHBFF['ISSUER'] {issuer!r} is not an http(s) URL.", 3))
     elif parts.scheme == "http" and not settings.DEBUG and parts.hostname not in LOOPBACK:
         errors.append(_error("OAUTHBFF['ISSUER'] must use https when DEBUG is off.", 4))
-    if not bff_settings.CLIENT_ID:
+    if not oauthbff_settings.CLIENT_ID:
         errors.append(_error("OAUTHBFF['CLIENT_ID'] (OIDC_CLIENT_ID) is not set.", 5))
-    if not bff_settings.CLIENT_SECRET:
+    if not oauthbff_settings.CLIENT_SECRET:
         errors.append(_error("OAUTHBFF['CLIENT_SECRET'] (OIDC_CLIENT_SECRET) is not set.", 6))
-    method = bff_settings.TOKEN_AUTH_METHOD
+    method = oauthbff_settings.TOKEN_AUTH_METHOD
     if method not in ("client_secret_basic", "client_secret_post"):
         errors.append(
             _error(
@@ -59,7 +83,7 @@ def check_oauthbff_settings(app_configs, **kwargs):
                 7,
             )
         )
-    algorithms = list(bff_settings.ALLOWED_ALGORITHMS or [])
+    algorithms = list(oauthbff_settings.ALLOWED_ALGORITHMS or [])
     bad = sorted(set(algorithms) & FORBIDDEN_ALGORITHMS)
     if bad:
         errors.append(
@@ -71,7 +95,7 @@ def check_oauthbff_settings(app_configs, **kwargs):
         )
     if not [a for a in algorithms if a not in FORBIDDEN_ALGORITHMS]:
         errors.append(_error("OAUTHBFF['ALLOWED_ALGORITHMS'] allows no signing algorithm.", 9))
-    scopes = str(bff_settings.SCOPES).split()
+    scopes = str(oauthbff_settings.SCOPES).split()
     if "openid" not in scopes:
         errors.append(_error("OAUTHBFF['SCOPES'] must include 'openid'.", 10))
     if "offline_access" not in scopes:
@@ -82,9 +106,9 @@ def check_oauthbff_settings(app_configs, **kwargs):
                 id="oauthbff.W001",
             )
         )
-    if int(bff_settings.REFRESH_LEEWAY) < 0:
+    if int(oauthbff_settings.REFRESH_LEEWAY) < 0:
         errors.append(_error("OAUTHBFF['REFRESH_LEEWAY'] must not be negative.", 11))
-    superuser_roles = set(bff_settings.SUPERUSER_ROLES) - set(bff_settings.STAFF_ROLES)
+    superuser_roles = set(oauthbff_settings.SUPERUSER_ROLES) - set(oauthbff_settings.STAFF_ROLES)
     if superuser_roles:
         errors.append(
             Warning(
@@ -93,28 +117,37 @@ def check_oauthbff_settings(app_configs, **kwargs):
                 id="oauthbff.W002",
             )
         )
-    key = bff_settings.TOKEN_ENCRYPTION_KEY
-    if key:
-        keys = key if isinstance(key, list | tuple) else str(key).split(",")
-        try:
-            for k in keys:
-                Fernet(k.strip())
-        except (ValueError, TypeError):
-            errors.append(
-                _error(
-                    "OAUTHBFF['TOKEN_ENCRYPTION_KEY'] (OIDC_TOKEN_ENCRYPTION_KEY) is not a "
-                    "comma-separated list of Fernet keys.",
-                    12,
-                )
+    try:
+        for key in configured_keys():
+            Fernet(key)
+    except (ValueError, TypeError):
+        errors.append(
+            _error(
+                "OAUTHBFF['TOKEN_ENCRYPTION_KEY'] (OIDC_TOKEN_ENCRYPTION_KEY) is not a "
+                "comma-separated list of Fernet keys.",
+                12,
             )
-    if BACKEND_PATH not in settings.AUTHENTICATION_BACKENDS:
-        errors.append(_error(f"AUTHENTICATION_BACKENDS must include {BACKEND_PATH!r}.", 13))
+        )
+    # Subclasses count, as in django.contrib.auth's own checks: a project overrides the hooks.
+    if _index_of_subclass(settings.AUTHENTICATION_BACKENDS, OIDCBackend) is None:
+        errors.append(
+            _error(f"AUTHENTICATION_BACKENDS must include {BACKEND_PATH!r} or a subclass.", 13)
+        )
     middleware = list(settings.MIDDLEWARE)
-    auth_mw = "django.contrib.auth.middleware.AuthenticationMiddleware"
-    if MIDDLEWARE_PATH not in middleware:
-        errors.append(_error(f"MIDDLEWARE must include {MIDDLEWARE_PATH!r}.", 14))
-    elif auth_mw in middleware and middleware.index(MIDDLEWARE_PATH) < middleware.index(auth_mw):
+    position = _index_of_subclass(middleware, TokenRefreshMiddleware)
+    if position is None:
+        errors.append(_error(f"MIDDLEWARE must include {MIDDLEWARE_PATH!r} or a subclass.", 14))
+    elif AUTH_MIDDLEWARE_PATH in middleware and position < middleware.index(AUTH_MIDDLEWARE_PATH):
         errors.append(_error(f"{MIDDLEWARE_PATH!r} must come after AuthenticationMiddleware.", 15))
+    mapper = _roles_mapper()
+    if not (isinstance(mapper, type) and issubclass(mapper, RolesMapper)):
+        errors.append(
+            _error(
+                f"OAUTHBFF['ROLES_MAPPER'] {oauthbff_settings.user_settings.get('ROLES_MAPPER')!r} "
+                "is not oauthbff.roles.RolesMapper or a subclass.",
+                17,
+            )
+        )
     errors.extend(_check_select_related())
     return errors
 
@@ -123,7 +156,7 @@ def _check_select_related():
     """Every USER_SELECT_RELATED name must be a single-valued relation of the user model; otherwise
     each request would fail when loading its user."""
     user_model = get_user_model()
-    for name in bff_settings.USER_SELECT_RELATED or []:
+    for name in oauthbff_settings.USER_SELECT_RELATED or []:
         try:
             field = user_model._meta.get_field(name)
         except FieldDoesNotExist:
@@ -137,3 +170,37 @@ def _check_select_related():
                 )
             ]
     return []
+
+
+def _roles_mapper():
+    try:
+        return oauthbff_settings.ROLES_MAPPER
+    except ImportError:
+        return None
+
+
+@register()
+def check_upstreams(app_configs=None, **kwargs):
+    """Every UPSTREAMS entry is usable; tokens go to remote hosts only over HTTPS."""
+    messages = []
+    for name, url in (oauthbff_settings.UPSTREAMS or {}).items():
+        problem = upstream_problem(name, url)
+        if problem:
+            messages.append(
+                Error(
+                    f"The upstream {name!r} in OAUTHBFF['UPSTREAMS'] {problem}; the proxy cannot "
+                    "use it.",
+                    hint="Write it as {'name': 'https://api.example.com/base'}.",
+                    id="oauthbff.E201",
+                )
+            )
+        elif urlsplit(url).scheme == "http" and urlsplit(url).hostname not in LOOPBACK:
+            messages.append(
+                Warning(
+                    f"The upstream {name!r} is plain http: users' access tokens would cross the "
+                    "network unencrypted.",
+                    hint="Use an https:// base URL.",
+                    id="oauthbff.W201",
+                )
+            )
+    return messages

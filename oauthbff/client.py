@@ -4,23 +4,20 @@
     response = client.get("make-change", params={"total": "3.24"})
 
 The token is read from the request's session on every call (refreshed when close to expiry) and
-attached to that one request only: the pooled HTTP session holds no credentials and keeps no cookies,
-so nothing of one user's can leak into another user's call. Redirects are not followed, so the token
-is never replayed to a host it was not meant for.
+attached to that one request only: the pooled HTTP session (``oauthbff.http.upstream_session``)
+holds no credentials and keeps no cookies, so nothing of one user's can leak into another user's
+call. Redirects are not followed, so the token is never replayed to a host it was not meant for.
 """
 
-import http.cookiejar
 import re
 from urllib.parse import quote, urlsplit
 
 import requests
-from django.conf import settings
-from django.core import checks
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from oauthbff.conf import bff_settings
-from oauthbff.tokens import SessionExpired, get_access_token
+from oauthbff.conf import oauthbff_settings
+from oauthbff.exceptions import SessionExpired
+from oauthbff.http import upstream_session
+from oauthbff.refresh import get_access_token
 
 __all__ = [
     "SessionExpired",
@@ -28,66 +25,20 @@ __all__ = [
     "UnsafePath",
     "UserApiClient",
     "build_url",
-    "check_upstreams",
     "get_upstreams",
     "upstream_client",
 ]
 
-DEFAULTS = {
-    # (connect, read) seconds for calls to downstream APIs.
-    "UPSTREAM_TIMEOUT": (3.05, 15.0),
-}
 _SAFE_PATH_CHARS = "/-._~!$&'()*+,;=:@"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class UnknownUpstream(LookupError):
-    """The name is not one of the configured upstreams (OAUTHBFF["UPSTREAMS"], env BFF_UPSTREAMS)."""
+    """The name is not one of the configured upstreams (OAUTHBFF["UPSTREAMS"])."""
 
 
 class UnsafePath(ValueError):
     """A path that could leave the upstream's base URL, or hides its meaning in encoding."""
-
-
-def setting(name):
-    """An API-client setting from OAUTHBFF, with this module's default."""
-    return (getattr(settings, "OAUTHBFF", {}) or {}).get(name, DEFAULTS[name])
-
-
-class _RefuseAllCookies(http.cookiejar.CookiePolicy):
-    """A shared HTTP session must never store one user's cookies and send them for another."""
-
-    netscape = True
-    rfc2965 = False
-    hide_cookie2 = False
-
-    def set_ok(self, cookie, request):
-        return False
-
-    def return_ok(self, cookie, request):
-        return False
-
-    def domain_return_ok(self, domain, request):
-        return False
-
-    def path_return_ok(self, path, request):
-        return False
-
-
-def _build_http_session():
-    """One pooled session for all users; it carries no credentials of its own (see CVE-2024-51987)."""
-    session = requests.Session()
-    session.cookies.set_policy(_RefuseAllCookies())
-    # Only a failed connect is retried: the request never left, so any method is safe to resend.
-    retry = Retry(total=1, connect=1, read=False, redirect=0, status=0, other=0)
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=32, max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = "oauthbff-client"
-    return session
-
-
-http_session = _build_http_session()
 
 
 class BearerAuth(requests.auth.AuthBase):
@@ -105,7 +56,6 @@ class BearerAuth(requests.auth.AuthBase):
 
 
 _UPSTREAM_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def upstream_problem(name, url):
@@ -123,37 +73,12 @@ def upstream_problem(name, url):
 
 def get_upstreams():
     """The allowlist: {name: base URL without a trailing slash}; unusable entries are left out."""
-    upstreams = bff_settings.UPSTREAMS or {}
+    upstreams = oauthbff_settings.UPSTREAMS or {}
     return {
         name: str(url).rstrip("/")
         for name, url in upstreams.items()
         if upstream_problem(name, url) is None
     }
-
-
-def check_upstreams(app_configs=None, **kwargs):
-    """System check: every UPSTREAMS entry is usable; tokens go to remote hosts only over HTTPS."""
-    messages = []
-    for name, url in (bff_settings.UPSTREAMS or {}).items():
-        problem = upstream_problem(name, url)
-        if problem:
-            messages.append(
-                checks.Error(
-                    f"The upstream {name!r} in BFF_UPSTREAMS {problem}; the proxy cannot use it.",
-                    hint="Write BFF_UPSTREAMS as name=https://api.example.com/base,other=...",
-                    id="oauthbff.E201",
-                )
-            )
-        elif urlsplit(url).scheme == "http" and urlsplit(url).hostname not in LOOPBACK_HOSTS:
-            messages.append(
-                checks.Warning(
-                    f"The upstream {name!r} is plain http: users' access tokens would cross the "
-                    "network unencrypted.",
-                    hint="Use an https:// base URL.",
-                    id="oauthbff.W201",
-                )
-            )
-    return messages
 
 
 def check_path(path):
@@ -187,7 +112,7 @@ class UserApiClient:
             raise ValueError("An upstream base URL must be an absolute http(s) URL.")
         self.django_request = request
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout or tuple(setting("UPSTREAM_TIMEOUT"))
+        self.timeout = timeout
 
     def __repr__(self):
         return f"<UserApiClient {self.base_url}>"
@@ -201,7 +126,7 @@ class UserApiClient:
         url = build_url(self.base_url, path)
         token = get_access_token(self.django_request)
         headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
-        return http_session.request(
+        return upstream_session.request(
             method,
             url,
             headers=headers,

@@ -1,31 +1,33 @@
-"""One settings object for oauthbff, read from ``settings.OAUTHBFF``.
+"""oauthbff's settings: one object, ``oauthbff_settings``, read from the project's ``OAUTHBFF`` dict.
 
-Like django-oauth-toolkit's ``oauth2_settings``: it knows the defaults and reloads when the setting
-changes, so ``override_settings`` and pytest-django's ``settings`` fixture just work.
+In the style of django-oauth-toolkit's ``oauth2_settings``: every key is listed here with its default
+and what it is for; class-valued settings are dotted paths, imported on first use; the object
+forgets what it read when ``OAUTHBFF`` changes (``override_settings``, pytest-django's ``settings``).
+This module imports nothing else of oauthbff, so every other module may read it.
 """
 
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+SETTINGS_NAME = "OAUTHBFF"
 
 DEFAULTS = {
+    # --- the provider and this client ---------------------------------------------------------
+    # The issuer URL; the provider's endpoints and keys are found by discovery from it.
     "ISSUER": "",
+    # This client's registration at the provider.
     "CLIENT_ID": "",
     "CLIENT_SECRET": "",
+    # Scopes asked for at sign-in; offline_access brings the refresh token.
     "SCOPES": "openid profile email offline_access",
+    # How this client authenticates to the token, revocation and introspection endpoints:
+    # "client_secret_basic" or "client_secret_post".
     "TOKEN_AUTH_METHOD": "client_secret_basic",
+    # Signature algorithms accepted on ID, access and logout tokens ("none" and HMAC never are).
     "ALLOWED_ALGORITHMS": ["RS256", "ES256", "PS256"],
-    "API_AUDIENCE": [],
-    "STAFF_ROLES": ["admin"],
-    "SUPERUSER_ROLES": ["admin"],
-    # Where the roles are in the access token / userinfo: a dotted path (Keycloak:
-    # "realm_access.roles").
-    "ROLES_CLAIM": "roles",
-    "TOKEN_ENCRYPTION_KEY": "",
+    # Seconds (or a (connect, read) pair) every call to the provider may take.
     "HTTP_TIMEOUT": 5.0,
-    "REFRESH_LEEWAY": 30,
-    "POST_LOGOUT_REDIRECT_URL": "",
-    "INTROSPECT_OPAQUE_TOKENS": False,
-    "UPSTREAMS": {},
     # Seconds a discovery document / JWKS stays cached, and the minimum gap between two JWKS
     # refetches triggered by an unknown ``kid``.
     "DISCOVERY_CACHE_SECONDS": 3600,
@@ -33,33 +35,79 @@ DEFAULTS = {
     "JWKS_MIN_REFETCH_SECONDS": 60,
     # Seconds of clock skew accepted on exp / iat / nbf.
     "CLOCK_SKEW": 60,
+    # --- sign-in --------------------------------------------------------------------------------
     # Seconds a pending sign-in (state, nonce, PKCE verifier) stays valid.
     "STATE_MAX_AGE": 600,
+    "USE_PKCE": True,
+    "USE_NONCE": True,
+    # Create a Django user on a first sign-in (otherwise only known identities may sign in).
+    "CREATE_USERS": True,
+    # One-to-one relations of the user model loaded with the user on every request (one query
+    # instead of one more per relation), e.g. ["userdata"] for a page that shows the mirror.
+    "USER_SELECT_RELATED": [],
+    # --- roles ----------------------------------------------------------------------------------
+    # Where the roles are in the access token, userinfo or ID token: a dotted path (Keycloak:
+    # "realm_access.roles").
+    "ROLES_CLAIM": "roles",
+    # Roles that make a user staff, and superuser (superuser roles make staff too).
+    "STAFF_ROLES": ["admin"],
+    "SUPERUSER_ROLES": ["admin"],
+    # The class that reads roles from claims and applies them to a user (dotted path); subclass
+    # oauthbff.roles.RolesMapper to read them another way.
+    "ROLES_MAPPER": "oauthbff.roles.RolesMapper",
+    # --- the token set --------------------------------------------------------------------------
+    # Fernet keys (comma-separated or a list, newest first) for tokens at rest; empty: keys
+    # derived from SECRET_KEY and SECRET_KEY_FALLBACKS.
+    "TOKEN_ENCRYPTION_KEY": "",
+    # Seconds before expiry at which an access token is refreshed.
+    "REFRESH_LEEWAY": 30,
     # Refresh single-flight: how long the lock lives, and how long a waiter polls for the result.
     "REFRESH_LOCK_SECONDS": 30,
     "REFRESH_WAIT_SECONDS": 15,
     # How often (seconds) a session's "last used" time is written.
     "TOUCH_INTERVAL": 60,
-    "USE_PKCE": True,
-    "USE_NONCE": True,
-    # Create a Django user on first sign-in.
-    "CREATE_USERS": True,
-    # One-to-one relations of the user model loaded with the user on every request (one query
-    # instead of one more per relation), e.g. ["userdata"] for the page that shows the mirror.
-    "USER_SELECT_RELATED": [],
+    # URL names (or paths) the refresh middleware leaves alone, besides oauthbff's own callback,
+    # logout and back-channel logout and the static files (like mozilla-django-oidc's
+    # OIDC_EXEMPT_URLS).
+    "EXEMPT_URLS": [],
+    # Path prefixes whose callers get JSON (a 401) instead of a redirect when the session ended;
+    # oauthbff's own JSON views are always treated so.
+    "JSON_PATH_PREFIXES": ["/api/"],
+    # --- signing out ----------------------------------------------------------------------------
+    # Where the browser lands after signing out (a URL, path or URL name); empty: "/".
+    "POST_LOGOUT_REDIRECT_URL": "",
+    # --- protecting APIs ------------------------------------------------------------------------
+    # Audiences an API's bearer token may name; empty: this client's own id.
+    "API_AUDIENCE": [],
+    # Check opaque (non-JWT) bearer tokens by introspection (RFC 7662), one round trip each.
+    "INTROSPECT_OPAQUE_TOKENS": False,
+    # A cookie that may carry an access token for the APIs (e.g. "app.at"); empty: none.
+    "ACCESS_TOKEN_COOKIE": "",
+    # --- calling downstream APIs ----------------------------------------------------------------
+    # The allowlist {name: base URL} of APIs called with the user's token (client and proxy).
+    "UPSTREAMS": {},
+    # (connect, read) seconds for calls to downstream APIs.
+    "UPSTREAM_TIMEOUT": (3.05, 15.0),
+    # The proxy's limits on what it forwards, in bytes.
+    "PROXY_MAX_REQUEST_BYTES": 1024 * 1024,
+    "PROXY_MAX_RESPONSE_BYTES": 10 * 1024 * 1024,
 }
 
+# Settings holding a dotted path: read as the object it names.
+IMPORT_STRINGS = ("ROLES_MAPPER",)
 
-class BffSettings:
-    """Attribute access to OAUTHBFF with defaults; ``reload()`` drops the cached values."""
 
-    def __init__(self, defaults):
+class OAuthBFFSettings:
+    """Attribute access to ``OAUTHBFF`` with the defaults above; ``reload()`` forgets what was read."""
+
+    def __init__(self, defaults, import_strings=()):
         self.defaults = defaults
+        self.import_strings = import_strings
         self._cached = set()
 
     @property
     def user_settings(self):
-        return getattr(settings, "OAUTHBFF", {}) or {}
+        return getattr(settings, SETTINGS_NAME, None) or {}
 
     def __getattr__(self, name):
         if name not in self.defaults:
@@ -67,6 +115,8 @@ class BffSettings:
         value = self.user_settings.get(name, self.defaults[name])
         if name == "ISSUER" and value:
             value = value.rstrip("/")
+        if name in self.import_strings and isinstance(value, str):
+            value = import_string(value)
         self._cached.add(name)
         setattr(self, name, value)
         return value
@@ -77,16 +127,12 @@ class BffSettings:
         self._cached.clear()
 
 
-bff_settings = BffSettings(DEFAULTS)
+oauthbff_settings = OAuthBFFSettings(DEFAULTS, IMPORT_STRINGS)
 
 
-def _reload_settings(*, setting, **kwargs):
-    if setting in ("OAUTHBFF", "SECRET_KEY"):
-        bff_settings.reload()
-        from oauthbff import provider, tokens
-
-        provider.reset_providers()
-        tokens.reset_fernet()
+def reload_settings(*, setting, **kwargs):
+    if setting == SETTINGS_NAME:
+        oauthbff_settings.reload()
 
 
-setting_changed.connect(_reload_settings, dispatch_uid="oauthbff.conf.reload")
+setting_changed.connect(reload_settings, dispatch_uid="oauthbff.conf.reload_settings")

@@ -10,19 +10,20 @@ from django.db.models import Q
 from django.shortcuts import resolve_url
 from django.views.decorators.debug import sensitive_variables
 
-from oauthbff.conf import bff_settings
+from oauthbff.conf import oauthbff_settings
+from oauthbff.exceptions import InvalidToken, ProviderError
 from oauthbff.models import OIDCSession
-from oauthbff.provider import InvalidToken, ProviderError, get_provider
-from oauthbff.tokens import current_session, end_session, end_sessions, get_id_token
-from oauthbff.tokens import revoke_refresh_token as revoke
+from oauthbff.provider import get_provider
+from oauthbff.sessions import current_session, end_session, end_sessions, get_id_token
 
 logger = logging.getLogger(__name__)
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
-def post_logout_redirect_uri(request):
-    return request.build_absolute_uri(resolve_url(bff_settings.POST_LOGOUT_REDIRECT_URL or "/"))
+def post_logout_redirect_url():
+    """Where the browser lands after signing out (POST_LOGOUT_REDIRECT_URL, default "/")."""
+    return resolve_url(oauthbff_settings.POST_LOGOUT_REDIRECT_URL or "/")
 
 
 @sensitive_variables()
@@ -35,8 +36,8 @@ def end_session_url(request, id_token):
     if not endpoint:
         return ""
     params = {
-        "client_id": bff_settings.CLIENT_ID,
-        "post_logout_redirect_uri": post_logout_redirect_uri(request),
+        "client_id": oauthbff_settings.CLIENT_ID,
+        "post_logout_redirect_uri": request.build_absolute_uri(post_logout_redirect_url()),
         "state": secrets.token_urlsafe(16),
     }
     if id_token:
@@ -52,10 +53,9 @@ def sign_out(request):
     url = ""
     if row is not None:
         url = end_session_url(request, get_id_token(row))
-        revoke(row)
-        end_session(row, "logout", delete_django_session=False)
+        end_session(row, "logout", revoke=True, delete_django_session=False)
     auth.logout(request)
-    return url or resolve_url(bff_settings.POST_LOGOUT_REDIRECT_URL or "/")
+    return url or post_logout_redirect_url()
 
 
 def end_other_sessions(request):
@@ -64,9 +64,7 @@ def end_other_sessions(request):
     others = OIDCSession.objects.filter(user=request.user)
     if row is not None:
         others = others.exclude(pk=row.pk)
-    for other in others.active():
-        revoke(other)
-    return end_sessions(others, "ended_by_user")
+    return end_sessions(others, "ended_by_user", revoke=True)
 
 
 @sensitive_variables()
@@ -74,7 +72,7 @@ def backchannel_logout(logout_token):
     """Validate a Back-Channel Logout 1.0 logout token (§2.6) and end the matching sessions."""
     provider = get_provider()
     claims = provider.decode_jwt(
-        logout_token, audience=bff_settings.CLIENT_ID, require=("iat", "iss", "jti")
+        logout_token, audience=oauthbff_settings.CLIENT_ID, require=("iat", "iss", "jti")
     )
     events = claims.get("events")
     if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
@@ -84,7 +82,7 @@ def backchannel_logout(logout_token):
     sid, sub = claims.get("sid"), claims.get("sub")
     if not sid and not sub:
         raise InvalidToken("The logout token names neither a session (sid) nor a subject (sub).")
-    ttl = max(int(bff_settings.CLOCK_SKEW) * 2, 600)
+    ttl = max(int(oauthbff_settings.CLOCK_SKEW) * 2, 600)
     if not cache.add(f"oauthbff:logout-jti:{claims['jti']}", 1, ttl):
         raise InvalidToken("The logout token was already used.")
     sessions = OIDCSession.objects.filter(issuer=provider.issuer)
@@ -92,8 +90,6 @@ def backchannel_logout(logout_token):
         sessions = sessions.filter(Q(sid=sid) | Q(refresh_token_id=sid))
     if sub:
         sessions = sessions.filter(subject=sub)
-    for row in sessions.active():
-        revoke(row)
-    ended = end_sessions(sessions, "backchannel")
+    ended = end_sessions(sessions, "backchannel", revoke=True)
     logger.info("oauthbff: back-channel logout ended %s session(s)", ended)
     return ended

@@ -1,31 +1,54 @@
 """Keeps a signed-in session's access token fresh, on every request method.
 
-Refreshes shortly before expiry (single-flight, see ``oauthbff.tokens``). When refresh is impossible
+Refreshes shortly before expiry (single-flight, see ``oauthbff.refresh``). When refresh is impossible
 the local session ends: HTML requests are sent to sign in again with ``next``, JSON requests get 401.
 """
 
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import auth
 from django.http import HttpResponseRedirect
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 
-from oauthbff.conf import bff_settings
+from oauthbff.conf import oauthbff_settings
+from oauthbff.exceptions import RefreshUnavailable, SessionExpired
 from oauthbff.models import OIDCSession
+from oauthbff.refresh import get_access_token, needs_refresh
 from oauthbff.responses import json_error, login_url, wants_json
-from oauthbff.tokens import (
-    RefreshUnavailable,
-    SessionExpired,
-    current_session,
-    end_session,
-    get_access_token,
-    needs_refresh,
-)
+from oauthbff.sessions import current_session, end_session
 
 logger = logging.getLogger(__name__)
 
-EXEMPT_PATHS = ("/auth/logout/", "/auth/backchannel-logout/", "/auth/callback/", "/static/")
+# The views that must run whatever the token's state: finishing a sign-in, and signing out.
+EXEMPT_URL_NAMES = ("oauthbff:callback", "oauthbff:logout", "oauthbff:backchannel_logout")
+
+_exempt_paths = {}
+
+
+def exempt_paths():
+    """The path prefixes the middleware leaves alone: oauthbff's own exempt views, EXEMPT_URLS
+    (URL names or paths) and STATIC_URL; computed once per URL conf and settings."""
+    extra = tuple(oauthbff_settings.EXEMPT_URLS)
+    key = (get_urlconf(), get_script_prefix(), extra, settings.STATIC_URL)
+    paths = _exempt_paths.get(key)
+    if paths is None:
+        paths = []
+        for name in (*EXEMPT_URL_NAMES, *extra):
+            if name.startswith("/"):
+                paths.append(name)
+                continue
+            try:
+                paths.append(reverse(name))
+            except NoReverseMatch:
+                logger.debug("oauthbff: exempt URL %r is not in this URL conf", name)
+        if settings.STATIC_URL:
+            static = str(settings.STATIC_URL)
+            paths.append(static if static.startswith(("/", "http")) else f"/{static}")
+        paths = _exempt_paths[key] = tuple(paths)
+    return paths
 
 
 class TokenRefreshMiddleware:
@@ -40,7 +63,7 @@ class TokenRefreshMiddleware:
 
     def process(self, request):
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated or request.path.startswith(EXEMPT_PATHS):
+        if user is None or not user.is_authenticated or request.path.startswith(exempt_paths()):
             return None
         row = current_session(request)
         if row is None:
@@ -63,7 +86,7 @@ class TokenRefreshMiddleware:
 
     def touch(self, row):
         now = timezone.now()
-        if now - row.last_used_at > timedelta(seconds=bff_settings.TOUCH_INTERVAL):
+        if now - row.last_used_at > timedelta(seconds=oauthbff_settings.TOUCH_INTERVAL):
             OIDCSession.objects.filter(pk=row.pk).update(last_used_at=now)
             row.last_used_at = now
 

@@ -54,13 +54,12 @@ class OIDCSession(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=40, blank=True)
 
-    # The token set, encrypted with Fernet (see oauthbff.tokens); ``version`` is bumped by every
+    # The token set, encrypted with Fernet (see oauthbff.crypto); ``version`` is bumped by every
     # refresh so writers can compare-and-set and waiters can see that a refresh happened.
     access_token = models.TextField(blank=True, editable=False)
     refresh_token = models.TextField(blank=True, editable=False)
     id_token = models.TextField(blank=True, editable=False)
     access_expires_at = models.DateTimeField(null=True, blank=True)
-    refresh_expires_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=0)
     claims = models.JSONField(default=dict, blank=True)
 

@@ -10,19 +10,16 @@ is a 401 JSON answer, never a redirect.
 import logging
 
 import requests
-from django.conf import settings
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from oauthbff.client import UnsafePath, UserApiClient, check_path, get_upstreams
-from oauthbff.tokens import SessionExpired
+from oauthbff.conf import oauthbff_settings
+from oauthbff.exceptions import SessionExpired
+from oauthbff.responses import json_error
 
 logger = logging.getLogger(__name__)
 
-DEFAULTS = {
-    "PROXY_MAX_REQUEST_BYTES": 1024 * 1024,
-    "PROXY_MAX_RESPONSE_BYTES": 10 * 1024 * 1024,
-}
 ANTI_FORGERY_HEADER = "X-CSRF"
 ALLOWED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
 # What an API request needs from the browser; everything else (Cookie, Authorization, hop-by-hop
@@ -70,16 +67,12 @@ HOP_BY_HOP_HEADERS = frozenset(
 )
 
 
-def setting(name):
-    return (getattr(settings, "OAUTHBFF", {}) or {}).get(name, DEFAULTS[name])
+class ProxyRefused(Exception):
+    """Why a call is not forwarded, or failed upstream: the JSON error the browser gets."""
 
-
-def json_error(status, error, message, **headers):
-    response = JsonResponse({"error": error, "message": message}, status=status)
-    response["Cache-Control"] = "no-store"
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
+    def __init__(self, status, error, message, headers=None):
+        super().__init__(message)
+        self.status, self.error, self.message, self.headers = status, error, message, headers
 
 
 def forwarded_request_headers(request):
@@ -129,44 +122,45 @@ def read_body(upstream, limit):
     return b"".join(chunks)
 
 
-@csrf_exempt  # The anti-forgery header below replaces the CSRF token for these JSON calls.
-def proxy_view(request, name, path=""):
-    """Forward one browser API call to the upstream ``name`` as the signed-in user."""
+def check_forwardable(request, name, path):
+    """The upstream's base URL for a call that may be forwarded; ProxyRefused otherwise."""
     base_url = get_upstreams().get(name)
     if not base_url:
-        return json_error(404, "not_found", "There is no such API.")
+        raise ProxyRefused(404, "not_found", "There is no such API.")
     if request.method not in ALLOWED_METHODS:
-        return json_error(
-            405,
-            "method_not_allowed",
-            "This method is not allowed.",
-            Allow=", ".join(sorted(ALLOWED_METHODS)),
+        allow = ", ".join(sorted(ALLOWED_METHODS))
+        raise ProxyRefused(
+            405, "method_not_allowed", "This method is not allowed.", {"Allow": allow}
         )
     reason = anti_forgery_failure(request)
     if reason:
-        return json_error(403, "csrf_failed", reason)
+        raise ProxyRefused(403, "csrf_failed", reason)
     try:
         check_path(path)
     except UnsafePath as exc:
-        return json_error(400, "invalid_path", str(exc))
-    raw_uri = request.META.get("RAW_URI") or request.META.get("REQUEST_URI") or ""
-    if "%2f" in raw_uri.lower() or "%5c" in raw_uri.lower():
-        return json_error(400, "invalid_path", "Encoded slashes are not allowed in the path.")
+        raise ProxyRefused(400, "invalid_path", str(exc)) from exc
+    raw_uri = (request.META.get("RAW_URI") or request.META.get("REQUEST_URI") or "").lower()
+    if "%2f" in raw_uri or "%5c" in raw_uri:
+        raise ProxyRefused(400, "invalid_path", "Encoded slashes are not allowed in the path.")
     if not request.user.is_authenticated:
-        return json_error(401, "not_signed_in", "You are not signed in.")
-
-    limit = setting("PROXY_MAX_REQUEST_BYTES")
+        raise ProxyRefused(401, "not_signed_in", "You are not signed in.")
+    limit = oauthbff_settings.PROXY_MAX_REQUEST_BYTES
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return json_error(400, "invalid_request", "The Content-Length header is malformed.")
+    except ValueError as exc:
+        raise ProxyRefused(
+            400, "invalid_request", "The Content-Length header is malformed."
+        ) from exc
     if declared > limit:
-        return json_error(413, "too_large", f"The request body is larger than {limit} bytes.")
-    body = request.body if request.method not in ("GET", "HEAD") else None
+        raise ProxyRefused(413, "too_large", f"The request body is larger than {limit} bytes.")
+    return base_url
 
-    client = UserApiClient(request, base_url)
+
+def send_upstream(request, name, base_url, path):
+    """Send the browser's call upstream with the user's token; the streamed upstream response."""
+    body = request.body if request.method not in ("GET", "HEAD") else None
     try:
-        upstream = client.request(
+        return UserApiClient(request, base_url).request(
             request.method,
             path,
             params=request.META.get("QUERY_STRING") or None,
@@ -176,37 +170,59 @@ def proxy_view(request, name, path=""):
         )
     except SessionExpired as exc:
         if exc.temporary:
-            return json_error(
+            raise ProxyRefused(
                 503,
                 "temporarily_unavailable",
                 "Your session could not be renewed right now; try again shortly.",
-                Retry_After="5",
-            )
-        return json_error(401, "session_expired", "Your session has ended; sign in again.")
-    except requests.Timeout:
+                {"Retry-After": "5"},
+            ) from exc
+        raise ProxyRefused(
+            401, "session_expired", "Your session has ended; sign in again."
+        ) from exc
+    except requests.Timeout as exc:
         logger.warning("oauthbff proxy: upstream %r timed out", name)
-        return json_error(504, "upstream_timeout", "The API did not answer in time.")
+        raise ProxyRefused(504, "upstream_timeout", "The API did not answer in time.") from exc
     except requests.RequestException as exc:
         logger.warning("oauthbff proxy: upstream %r failed: %s", name, type(exc).__name__)
-        return json_error(502, "upstream_unavailable", "The API could not be reached.")
+        raise ProxyRefused(502, "upstream_unavailable", "The API could not be reached.") from exc
 
+
+def browser_response(name, upstream):
+    """What the browser gets of the upstream's answer: its status, body and allowed headers."""
     with upstream:
         if upstream.is_redirect:
             logger.warning("oauthbff proxy: upstream %r answered a redirect", name)
-            return json_error(502, "upstream_redirect", "The API answered with a redirect.")
+            raise ProxyRefused(502, "upstream_redirect", "The API answered with a redirect.")
         try:
-            content = read_body(upstream, setting("PROXY_MAX_RESPONSE_BYTES"))
+            content = read_body(upstream, oauthbff_settings.PROXY_MAX_RESPONSE_BYTES)
         except requests.RequestException as exc:
             logger.warning("oauthbff proxy: upstream %r broke off: %s", name, type(exc).__name__)
-            return json_error(502, "upstream_unavailable", "The API's answer was cut off.")
+            raise ProxyRefused(
+                502, "upstream_unavailable", "The API's answer was cut off."
+            ) from exc
         if content is None:
-            return json_error(502, "upstream_too_large", "The API's answer is too large.")
+            raise ProxyRefused(502, "upstream_too_large", "The API's answer is too large.")
         response = HttpResponse(content, status=upstream.status_code)
         # HttpResponse sets a default Content-Type; the upstream's (or none) is what applies.
         del response["Content-Type"]
         for header, value in forwarded_response_headers(upstream).items():
             response[header] = value
-        if not response.has_header("Cache-Control"):
-            # An answer made with one user's token is theirs: never for a shared cache.
-            response["Cache-Control"] = "private"
-        return response
+    if not response.has_header("Cache-Control"):
+        # An answer made with one user's token is theirs: never for a shared cache.
+        response["Cache-Control"] = "private"
+    return response
+
+
+def forward(request, name, path=""):
+    """Forward one browser API call to the upstream ``name`` as the signed-in user."""
+    base_url = check_forwardable(request, name, path)
+    return browser_response(name, send_upstream(request, name, base_url, path))
+
+
+@csrf_exempt  # The anti-forgery header replaces the CSRF token for these JSON calls.
+def proxy_view(request, name, path=""):
+    """``/bff/api/<name>/<path>``: the upstream's answer, or a JSON error."""
+    try:
+        return forward(request, name, path)
+    except ProxyRefused as exc:
+        return json_error(exc.error, exc.message, status=exc.status, headers=exc.headers)

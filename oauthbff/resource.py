@@ -1,9 +1,9 @@
 """Protecting our own JSON APIs: the BFF session, or an access token verified without a round trip.
 
 A request is let in by (in this order) an ``Authorization: Bearer`` header, the signed-in BFF session,
-or the ``app.at`` cookie (the ChangeBank seed's convention). JWTs are verified against the provider's
-cached JWKS; opaque tokens are checked by introspection (RFC 7662) when OIDC_INTROSPECT_OPAQUE_TOKENS
-is on. Failures follow RFC 6750: 401 with ``WWW-Authenticate: Bearer`` and a JSON body, 403 for a
+or the ``ACCESS_TOKEN_COOKIE`` cookie when one is configured. JWTs are verified against the
+provider's cached JWKS; opaque tokens are checked by introspection (RFC 7662) when
+INTROSPECT_OPAQUE_TOKENS is on. Failures follow RFC 6750: 401 with ``WWW-Authenticate: Bearer`` and a JSON body, 403 for a
 missing role. Ambient credentials (session, cookie) keep Django's CSRF protection on unsafe methods;
 a bearer header cannot be sent by a forged cross-site request, so it is exempt.
 """
@@ -13,17 +13,20 @@ import time
 from dataclasses import dataclass, field
 from functools import wraps
 
-import requests
-from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
-from oauthbff.conf import bff_settings
-from oauthbff.provider import InvalidToken, ProviderError, get_provider, http
+from oauthbff.conf import oauthbff_settings
+from oauthbff.exceptions import InvalidToken, ProviderError, SessionExpired, TokenError
+from oauthbff.oidc_client import introspect
+from oauthbff.provider import get_provider
+from oauthbff.refresh import get_access_token
+from oauthbff.responses import json_error
+from oauthbff.roles import get_roles_mapper
+from oauthbff.sessions import session_roles
 
 logger = logging.getLogger(__name__)
 
-ACCESS_TOKEN_COOKIE = "app.at"
 REALM = "api"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -42,21 +45,6 @@ class Principal:
         return not roles or bool(self.roles.intersection(roles))
 
 
-class TokenError(Exception):
-    """A request could not be authenticated or authorised; carries what RFC 6750 asks to send back."""
-
-    status = 401
-    error = "invalid_token"
-
-    def __init__(self, description, *, error=None, status=None):
-        super().__init__(description)
-        self.description = description
-        if error is not None:
-            self.error = error
-        if status is not None:
-            self.status = status
-
-
 class MissingToken(TokenError):
     """No credentials at all: RFC 6750 §3.1 says to send the challenge without an error code."""
 
@@ -68,9 +56,18 @@ class InsufficientRole(TokenError):
     error = "insufficient_scope"
 
 
+def temporarily_unavailable():
+    return TokenError(
+        "The token cannot be verified right now; try again shortly.",
+        error="temporarily_unavailable",
+        status=503,
+    )
+
+
 # --- finding and verifying the token ---------------------------------------------------------------
 def get_request_token(request):
-    """(token, via) from the Authorization header or the app.at cookie; (None, None) when neither."""
+    """(token, via) from the Authorization header or the ACCESS_TOKEN_COOKIE cookie; (None, None)
+    when neither."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if header:
         scheme, _, token = header.strip().partition(" ")
@@ -80,7 +77,8 @@ def get_request_token(request):
                 'The Authorization header must be "Bearer <access token>".', error="invalid_request"
             )
         return token, "header"
-    token = request.COOKIES.get(ACCESS_TOKEN_COOKIE, "").strip()
+    cookie = oauthbff_settings.ACCESS_TOKEN_COOKIE
+    token = request.COOKIES.get(cookie, "").strip() if cookie else ""
     if token:
         return token, "cookie"
     return None, None
@@ -88,10 +86,10 @@ def get_request_token(request):
 
 def api_audiences():
     """The audiences an API token may name: OIDC_API_AUDIENCE, or this client's own id."""
-    configured = bff_settings.API_AUDIENCE
+    configured = oauthbff_settings.API_AUDIENCE
     if isinstance(configured, str):
         configured = [a.strip() for a in configured.split(",") if a.strip()]
-    return list(configured) or [bff_settings.CLIENT_ID]
+    return list(configured) or [oauthbff_settings.CLIENT_ID]
 
 
 def looks_like_jwt(token):
@@ -102,13 +100,13 @@ def looks_like_jwt(token):
 _NOT_ACCESS_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash", "events")
 
 
-def decode_access_token(token, *, audience, leeway=None):
+def decode_access_token(token, *, audience):
     """Verify a JWT access token with the provider's checks and cached JWKS; return its claims.
 
     ``Provider.decode_jwt`` does every check (alg allowlist, signature, iss, aud, exp/nbf/iat); an
     access token must also not be an ID or logout token replayed at the API.
     """
-    claims = get_provider().decode_jwt(token, audience=audience, leeway=leeway)
+    claims = get_provider().decode_jwt(token, audience=audience)
     if any(name in claims for name in _NOT_ACCESS_TOKEN_CLAIMS):
         raise InvalidToken("The token is not an access token.")
     return claims
@@ -122,60 +120,27 @@ def verify_access_token(token):
         except InvalidToken as exc:
             raise TokenError(str(exc)) from exc
         except ProviderError as exc:
-            raise TokenError(
-                "The token cannot be verified right now; try again shortly.",
-                error="temporarily_unavailable",
-                status=503,
-            ) from exc
-    if bff_settings.INTROSPECT_OPAQUE_TOKENS:
+            raise temporarily_unavailable() from exc
+    if oauthbff_settings.INTROSPECT_OPAQUE_TOKENS:
         return introspect_token(token)
     raise TokenError("The access token is not a signed JWT.")
 
 
 def introspect_token(token):
     """Ask the provider whether an opaque token is active (RFC 7662); one round trip per call."""
-    provider = get_provider()
     try:
-        endpoint = provider.introspection_endpoint or f"{provider.issuer}/oauth2/introspect"
-        response = http.post(
-            endpoint,
-            data={
-                "token": token,
-                "token_type_hint": "access_token",
-                "client_id": bff_settings.CLIENT_ID,
-            },
-            auth=(bff_settings.CLIENT_ID, bff_settings.CLIENT_SECRET),
-            timeout=bff_settings.HTTP_TIMEOUT,
-        )
-    except (requests.RequestException, ProviderError) as exc:
-        logger.warning("oauthbff: token introspection failed: %s", type(exc).__name__)
-        raise TokenError(
-            "The token cannot be verified right now; try again shortly.",
-            error="temporarily_unavailable",
-            status=503,
-        ) from exc
-    if response.status_code == 401:
-        # FusionAuth answers 401 when the token was not issued to this client.
-        raise TokenError("The token was issued for another client.")
-    try:
-        claims = response.json() if response.status_code == 200 else None
-    except ValueError:
-        claims = None
-    if not isinstance(claims, dict):
-        logger.warning("oauthbff: token introspection answered %s", response.status_code)
-        raise TokenError(
-            "The token cannot be verified right now; try again shortly.",
-            error="temporarily_unavailable",
-            status=503,
-        )
-    return check_introspection_claims(claims, issuer=provider.issuer)
+        claims = introspect(token)
+    except ProviderError as exc:
+        logger.warning("oauthbff: token introspection failed: %s", exc)
+        raise temporarily_unavailable() from exc
+    return check_introspection_claims(claims, issuer=get_provider().issuer)
 
 
 def check_introspection_claims(claims, *, issuer):
     """The checks a JWT gets locally, applied to an introspection answer."""
     if claims.get("active") is not True:
         raise TokenError("The token is not active.")
-    leeway = bff_settings.CLOCK_SKEW
+    leeway = oauthbff_settings.CLOCK_SKEW
     exp = claims.get("exp")
     if isinstance(exp, int | float):
         if exp > 1e11:  # FusionAuth's documented example uses milliseconds.
@@ -193,10 +158,8 @@ def check_introspection_claims(claims, *, issuer):
 
 
 def roles_from_claims(claims):
-    roles = claims.get("roles") or []
-    if isinstance(roles, str):
-        roles = [roles]
-    return frozenset(r for r in roles if isinstance(r, str))
+    """The roles a bearer token grants, read by the same ROLES_MAPPER as at sign-in and refresh."""
+    return frozenset(get_roles_mapper().roles_from_claims(claims) or ())
 
 
 def session_principal(request):
@@ -204,8 +167,6 @@ def session_principal(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    from oauthbff.tokens import SessionExpired, get_access_token, session_roles
-
     try:
         get_access_token(request)
     except SessionExpired as exc:
@@ -221,7 +182,7 @@ def session_principal(request):
 
 
 def authenticate(request, *, allow_session=True):
-    """The caller's Principal: bearer header first, then the BFF session, then the app.at cookie."""
+    """The caller's Principal: bearer header first, then the BFF session, then the cookie."""
     token, via = get_request_token(request)
     if via != "header" and allow_session:
         principal = session_principal(request)
@@ -248,7 +209,7 @@ def _quote(value):
 
 def error_response(exc):
     """The JSON answer for a TokenError, with the RFC 6750 challenge where one applies."""
-    response = JsonResponse({"error": exc.error, "message": exc.description}, status=exc.status)
+    headers = {}
     if exc.status == 401:
         params = [f"realm={_quote(REALM)}"]
         if not isinstance(exc, MissingToken):
@@ -256,16 +217,15 @@ def error_response(exc):
                 exc.error if exc.error in ("invalid_request", "invalid_token") else "invalid_token"
             )
             params += [f"error={_quote(code)}", f"error_description={_quote(exc.description)}"]
-        response["WWW-Authenticate"] = "Bearer " + ", ".join(params)
+        headers["WWW-Authenticate"] = "Bearer " + ", ".join(params)
     elif exc.status == 403:
-        response["WWW-Authenticate"] = (
+        headers["WWW-Authenticate"] = (
             f'Bearer realm={_quote(REALM)}, error="insufficient_scope", '
             f"error_description={_quote(exc.description)}"
         )
     elif exc.status == 503:
-        response["Retry-After"] = "5"
-    response["Cache-Control"] = "no-store"
-    return response
+        headers["Retry-After"] = "5"
+    return json_error(exc.error, exc.description, status=exc.status, headers=headers)
 
 
 class _CsrfCheck(CsrfViewMiddleware):

@@ -1,24 +1,40 @@
-"""How oauthbff answers when something goes wrong: a friendly page for people, JSON for APIs."""
+"""How oauthbff answers when something goes wrong: a clear page for people, JSON for APIs."""
 
 from urllib.parse import urlencode
 
 from django.http import JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 
-JSON_PATH_PREFIXES = ("/api/", "/bff/api/", "/auth/user/", "/auth/refresh/")
+from oauthbff.conf import oauthbff_settings
+
+# oauthbff's own views that answer JSON (URL names); a project adds its API paths in
+# JSON_PATH_PREFIXES.
+JSON_URL_NAMES = frozenset({"oauthbff:user", "oauthbff:refresh"})
+JSON_NAMESPACES = frozenset({"oauthbff-proxy"})
+
+
+def _is_json_view(path):
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return match.view_name in JSON_URL_NAMES or bool(JSON_NAMESPACES.intersection(match.namespaces))
 
 
 def wants_json(request):
-    """True for API callers: JSON preferred in Accept, X-Requested-With, or an API path."""
-    if request.path.startswith(JSON_PATH_PREFIXES):
+    """True for API callers: an API path or view, X-Requested-With, or JSON preferred in Accept."""
+    if request.path.startswith(tuple(oauthbff_settings.JSON_PATH_PREFIXES)):
         return True
     if request.headers.get("X-Requested-With"):
         return True
     accept = request.headers.get("Accept", "")
-    if "application/json" in accept:
-        return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
-    return False
+    preferred = (
+        request.get_preferred_type(["text/html", "application/json"])
+        if "application/json" in accept
+        else None
+    )
+    return preferred == "application/json" or _is_json_view(request.path_info)
 
 
 def login_url(next_url=None):
@@ -41,7 +57,10 @@ def error_page(request, title, message, *, status=400, retry_url=None, retry_lab
     )
 
 
-def json_error(error, message, *, status, **extra):
+def json_error(error, message, *, status, headers=None, **extra):
+    """``{"error": ..., "message": ..., **extra}`` with ``status``, never cached."""
     response = JsonResponse({"error": error, "message": message, **extra}, status=status)
     response["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response[name] = value
     return response

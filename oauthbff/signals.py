@@ -1,10 +1,13 @@
-"""What oauthbff announces; other apps (userdata) listen without oauthbff importing them."""
+"""What oauthbff announces; other apps (userdata) listen without oauthbff importing them.
+
+Each is sent with ``sender=OIDCSession`` (the session index), where it happens.
+"""
 
 from django.dispatch import Signal
 
-# sender, request, user, claims (ID token), access_claims (verified access token or {}), expires_at
+# request, user, claims (ID token), access_claims (verified access token or userinfo), expires_at
 user_signed_in = Signal()
-# sender, request, user, expires_at
+# request (or None), user, expires_at
 tokens_refreshed = Signal()
-# sender, user, session_key, reason ("logout", "backchannel", "refresh_failed", "revoked", ...)
+# user, session_key, reason ("logout", "backchannel", "refresh_failed", "revoked", ...)
 session_ended = Signal()

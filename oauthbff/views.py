@@ -1,11 +1,9 @@
 """Thin views over mozilla-django-oidc's, with the checks and answers it lacks."""
 
 import logging
-import time
 
 from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import SuspiciousOperation
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,32 +20,27 @@ from mozilla_django_oidc.views import (
     OIDCLogoutView,
 )
 
-from oauthbff.backends import LOGIN_RESULT_ATTR, oidc_setting
-from oauthbff.conf import bff_settings
+from oauthbff.backends import oidc_setting
+from oauthbff.callback import (
+    NEXT_SESSION_KEY,
+    PROVIDER_DOWN,
+    SIGN_IN_ERRORS,
+    check_authorization_response,
+    complete_sign_in,
+    failure_for,
+)
+from oauthbff.conf import oauthbff_settings
+from oauthbff.exceptions import InvalidToken, ProviderError, RefreshUnavailable, SessionExpired
 from oauthbff.logout import backchannel_logout, end_other_sessions, sign_out
 from oauthbff.models import OIDCSession
-from oauthbff.provider import InvalidToken, ProviderError, get_provider
+from oauthbff.provider import get_provider
+from oauthbff.refresh import get_access_token
 from oauthbff.responses import error_page, json_error, login_url
-from oauthbff.signals import user_signed_in
-from oauthbff.tokens import (
-    RefreshUnavailable,
-    SessionExpired,
-    TokenError,
-    current_session,
-    end_session,
-    get_access_token,
-    session_roles,
-    start_session,
-)
+from oauthbff.sessions import current_session, session_roles
 
 logger = logging.getLogger(__name__)
 
 PROMPT_VALUES = {"none", "login", "consent", "select_account", "create"}
-
-PROVIDER_DOWN = (
-    "Sign-in unavailable",
-    "We could not reach the identity provider. Please try again in a moment.",
-)
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -56,7 +49,7 @@ class LoginView(OIDCAuthenticationRequestView):
 
     def __init__(self, **kwargs):
         View.__init__(self, **kwargs)  # the parent would resolve endpoints here, before dispatch
-        self.OIDC_RP_CLIENT_ID = bff_settings.CLIENT_ID
+        self.OIDC_RP_CLIENT_ID = oauthbff_settings.CLIENT_ID
 
     @staticmethod
     def get_settings(attr, *args):
@@ -86,122 +79,29 @@ class LoginView(OIDCAuthenticationRequestView):
 
 @method_decorator(never_cache, name="dispatch")
 class CallbackView(OIDCAuthenticationCallbackView):
-    """Checks state (one-time, fresh), RFC 9207 ``iss``, then lets the backend validate everything."""
+    """The provider's redirect back: checked (``oauthbff.callback``), then mozilla-django-oidc's
+    flow, which has the configured backend exchange the code and validate the tokens."""
 
     @staticmethod
     def get_settings(attr, *args):
         return oidc_setting(attr, *args)
 
-    def _pop_state(self, state):
-        states = self.request.session.get("oidc_states") or {}
-        if state in states:
-            del states[state]
-            self.request.session["oidc_states"] = states
-        return states
-
     def get(self, request):
-        state = request.GET.get("state", "")
-        states = request.session.get("oidc_states") or {}
-        if request.GET.get("error"):
-            self._pop_state(state)
-            if request.GET["error"] == "access_denied":
-                return error_page(
-                    request,
-                    "Sign-in cancelled",
-                    "The identity provider did not sign you in (access was denied).",
-                    status=403,
-                )
-            return error_page(
-                request,
-                "Sign-in failed",
-                "The identity provider could not sign you in.",
-                status=400,
-            )
-        if not state or state not in states or not request.GET.get("code"):
-            return error_page(
-                request,
-                "Sign-in link expired",
-                "This sign-in link is invalid, expired or was already used.",
-                status=400,
-            )
-        entry = states[state]
-        added_on = entry.get("added_on", 0) if isinstance(entry, dict) else 0
-        if time.time() - added_on > bff_settings.STATE_MAX_AGE:
-            self._pop_state(state)
-            return error_page(
-                request,
-                "Sign-in link expired",
-                "This sign-in took too long; please start again.",
-                status=400,
-            )
         try:
-            provider = get_provider()
-            iss = request.GET.get("iss")
-            iss_required = provider.metadata.get("authorization_response_iss_parameter_supported")
-            if (iss is not None and iss.rstrip("/") != provider.issuer) or (
-                iss is None and iss_required
-            ):
-                self._pop_state(state)
-                return error_page(
-                    request,
-                    "Sign-in failed",
-                    "The sign-in response came from an unexpected identity provider.",
-                    status=400,
-                )
-            self.next_url = request.session.get("oidc_login_next")
+            check_authorization_response(request)
+            self.next_url = request.session.get(NEXT_SESSION_KEY)
             return super().get(request)
-        except ProviderError as exc:
-            logger.warning("oauthbff: sign-in failed, provider problem: %s", exc)
-            return error_page(request, *PROVIDER_DOWN, status=502)
-        except TokenError as exc:
-            logger.warning("oauthbff: sign-in failed, token endpoint said %s", exc.error)
-            return error_page(
-                request,
-                "Sign-in failed",
-                "The identity provider refused to complete this sign-in.",
-                status=400,
-            )
-        except (InvalidToken, SuspiciousOperation) as exc:
-            logger.warning("oauthbff: sign-in failed, token rejected: %s", exc)
-            return error_page(
-                request,
-                "Sign-in failed",
-                "We could not verify the identity provider's answer.",
-                status=400,
-            )
+        except SIGN_IN_ERRORS as exc:
+            failure = failure_for(exc)
+            return error_page(request, failure.title, failure.message, status=failure.status)
 
     def login_failure(self):
         return error_page(
-            self.request,
-            "Sign-in failed",
-            "Your account could not be signed in here.",
-            status=403,
+            self.request, "Sign-in failed", "Your account could not be signed in here.", status=403
         )
 
     def login_success(self):
-        request = self.request
-        result = getattr(request, LOGIN_RESULT_ATTR)
-        previous = current_session(request)
-        if previous is not None:
-            end_session(previous, "replaced", delete_django_session=False)
-        auth.login(request, self.user, backend="oauthbff.backends.OIDCBackend")
-        request.session.pop("oidc_login_next", None)
-        row = start_session(
-            request,
-            self.user,
-            result["token_response"],
-            result["claims"],
-            result["access_claims"],
-            roles=result["roles"],
-        )
-        user_signed_in.send(
-            sender=self.__class__,
-            request=request,
-            user=self.user,
-            claims=result["claims"],
-            access_claims=result["access_claims"],
-            expires_at=row.access_expires_at,
-        )
+        complete_sign_in(self.request, self.user)
         return HttpResponseRedirect(self.next_url or "/")
 
 

@@ -1,5 +1,6 @@
 """The production profile: configuration comes from the environment, and a bad one stops start-up."""
 
+import json
 import os
 import subprocess
 import sys
@@ -90,10 +91,134 @@ def test_the_local_store_needs_no_fusionauth_settings():
 
 
 @pytest.mark.smoke
-def test_production_cookies_and_headers(settings):
-    from django.conf import settings as live
+def test_start_up_names_every_missing_variable_at_once():
+    result = manage(
+        "check",
+        SECRET_KEY=None,
+        ALLOWED_HOSTS=None,
+        OIDC_ISSUER=None,
+        OIDC_CLIENT_ID=None,
+        FUSIONAUTH_API_KEY=None,
+        FUSIONAUTH_WEBHOOK_SECRET=None,
+        USERDATA_STORE="ldap",
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for name in ("SECRET_KEY", "ALLOWED_HOSTS", "OIDC_ISSUER", "OIDC_CLIENT_ID"):
+        assert name in lines[0]
+    assert "are not set" in lines[0] and "USERDATA_STORE must be one of" in lines[0]
 
-    assert live.SESSION_COOKIE_HTTPONLY is True
-    assert live.SECURE_CONTENT_TYPE_NOSNIFF is True
-    assert live.SECURE_REFERRER_POLICY == "same-origin"
-    assert not live.SESSION_ENGINE.endswith("signed_cookies")
+
+DEMO = json.loads((ROOT / "kickstart" / "kickstart.json").read_text())["variables"]
+
+
+@pytest.mark.smoke
+def test_the_public_demo_secrets_are_refused_for_a_real_provider():
+    # Production with the kickstart's webhook secret: anyone could sign webhooks.
+    result = manage("check", FUSIONAUTH_WEBHOOK_SECRET=DEMO["webhookSecret"])
+    assert result.returncode != 0
+    assert "FUSIONAUTH_WEBHOOK_SECRET is the public demo value" in result.stderr
+    # DEBUG with nothing set falls back to them: refused unless the issuer is on this machine.
+    debug = {name: None for name in PRODUCTION} | {"DEBUG": "true"}
+    refused = manage("check", **(debug | {"OIDC_ISSUER": "https://login.example.com"}))
+    assert refused.returncode != 0 and "public demo values" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.smoke
+def test_debug_with_the_demo_secrets_warns_loudly():
+    debug = {name: None for name in PRODUCTION} | {"DEBUG": "true"}
+    result = manage("check", **debug)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "ops.W001" in output and "PUBLIC demo values" in output
+    assert "FUSIONAUTH_WEBHOOK_SECRET" in output
+
+
+PRODUCTION_PROBE = """
+import json, django
+django.setup()
+from django.conf import settings
+from django.core.management import call_command
+from django.http import HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware, get_token
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.test import Client, RequestFactory
+
+call_command("migrate", verbosity=0)
+answer = Client().get("/healthz", secure=True, HTTP_HOST="bff.example.com")
+probes = [Client().get(path, HTTP_HOST="bff.example.com").status_code for path in ("/healthz", "/readyz", "/")]
+
+def view(request):
+    get_token(request)
+    request.session["probe"] = 1
+    return HttpResponse("ok")
+
+request = RequestFactory().get("/", secure=True, HTTP_HOST="bff.example.com")
+response = SessionMiddleware(CsrfViewMiddleware(view))(request)
+cookies = {
+    name: {key: str(morsel[key]) for key in ("secure", "httponly", "samesite", "path", "domain")}
+    for name, morsel in response.cookies.items()
+}
+print(json.dumps({
+    "status": answer.status_code,
+    "plain_http": probes,
+    "headers": dict(answer.headers),
+    "cookies": cookies,
+    "session_engine": settings.SESSION_ENGINE,
+}))
+"""
+
+
+@pytest.mark.smoke
+def test_production_cookies_and_headers(tmp_path):
+    """Run under the production settings themselves (a process of its own, DEBUG off)."""
+    result = subprocess.run(
+        [sys.executable, "-c", PRODUCTION_PROBE],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "REDIS_URL"},
+            **PRODUCTION,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
+            "ENV_FILE": "/nonexistent",
+            "DJANGO_SETTINGS_MODULE": "bffproject.settings",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    assert probe["status"] == 200
+    assert probe["plain_http"] == [200, 200, 301], (
+        "probes over plain HTTP are answered, pages redirected"
+    )
+    headers = {key.lower(): value for key, value in probe["headers"].items()}
+    csp = headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp and "frame-ancestors 'none'" in csp
+    assert "form-action 'self' https://idp.example.com" in csp
+    assert "camera=()" in headers["permissions-policy"]
+    assert headers["cross-origin-opener-policy"] == "same-origin"
+    assert headers["strict-transport-security"].startswith("max-age=31536000")
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
+    assert headers["x-frame-options"] == "DENY"
+    session = probe["cookies"]["__Host-bff_session"]
+    csrf = probe["cookies"]["__Host-bff_csrftoken"]
+    for cookie in (session, csrf):
+        # __Host-: Secure, Path=/, no Domain, or the browser drops it.
+        assert cookie["secure"] == "True" and cookie["path"] == "/" and cookie["domain"] == ""
+        assert cookie["httponly"] == "True", "no script reads either cookie"
+        assert cookie["samesite"] == "Lax"
+    assert not probe["session_engine"].endswith("signed_cookies")
+
+
+def test_page_scripts_take_the_csrf_token_from_the_form_not_the_cookie():
+    """The CSRF cookie is HttpOnly: a script that read document.cookie would send nothing."""
+    for script in (ROOT / "static" / "js").glob("*.js"):
+        text = script.read_text()
+        assert "document.cookie" not in text, script.name
+        if "X-CSRFToken" in text:
+            assert "csrfmiddlewaretoken" in text, script.name

@@ -22,7 +22,7 @@ from django.utils import timezone
 from .conf import CONFLICT_POLICIES, userdata_settings
 from .models import SyncEvent, UserData
 from .stores import get_store
-from .stores.base import NotRegistered, StoreError
+from .stores.base import NotRegistered, StoreError, is_older
 
 logger = logging.getLogger("userdata.sync")
 
@@ -272,12 +272,7 @@ def apply_remote(row, remote, *, source, now=None):
     now = now or timezone.now()
     kind = source if source in SyncEvent.Kind.values else SyncEvent.Kind.PULL
     events = []
-    if (
-        remote.version is not None
-        and row.remote_version is not None
-        and remote.version < row.remote_version
-        and row.registered
-    ):
+    if is_older(remote.version, row.remote_version) and row.registered:
         return "unchanged", events  # an older copy (a late webhook): versions only move forward
     if source != "push":
         row.pulled_at = now
@@ -601,11 +596,7 @@ def _record_pushes(results):
                 continue
             current_seq, current_version = state[row_id]
             values = dict(done)
-            newer = (
-                result.version is None
-                or current_version is None
-                or result.version >= current_version
-            )
+            newer = not is_older(result.version, current_version)
             if newer:
                 values.update(remote_data=result.data, remote_version=result.version)
             if current_seq == seq:

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from datetime import timedelta
 
 import jwt
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from .conf import userdata_settings
 from .models import ProcessedWebhook
-from .stores.base import RemoteData, StoreError
+from .stores.base import MAX_DEPTH, RemoteData, StoreError
 from .sync import apply_remote_deleted, apply_webhook_data
 
 logger = logging.getLogger("userdata.webhooks")
@@ -29,6 +30,17 @@ REGISTRATION_EVENTS = {
 }
 DELETE_EVENTS = {"user.registration.delete", "user.registration.delete.complete"}
 USER_DELETE_EVENTS = {"user.delete", "user.delete.complete"}
+
+REPLAY_WINDOW = 7 * 24 * 3600
+"""Default of USERDATA["WEBHOOK_REPLAY_WINDOW"] (seconds): how long applied event ids are kept, and
+so the oldest event (by its own `createInstant`) that is accepted. An older event could be a replay
+whose id was already forgotten."""
+
+CLOCK_SKEW = 300
+"""Seconds an event's `createInstant` may lie in the future (the IdP's clock ahead of ours)."""
+
+MAX_EVENT_DEPTH = MAX_DEPTH + 8
+"""Nesting allowed in a whole event: the envelope (event, user, registration, ...) plus the data."""
 
 
 class WebhookRejected(Exception):
@@ -66,23 +78,91 @@ def verify_signature(body, token, secret):
         raise WebhookRejected("The body does not match its signature.")
 
 
-def parse_event(body):
+def replay_window():
+    """USERDATA["WEBHOOK_REPLAY_WINDOW"] in seconds (ids kept, oldest event accepted)."""
+    value = userdata_settings().get("WEBHOOK_REPLAY_WINDOW", REPLAY_WINDOW)
+    return value if isinstance(value, int) and value > 0 else REPLAY_WINDOW
+
+
+def parse_event(body, *, now=None):
+    """The verified body's event, or WebhookMalformed (a 400) before anything is written.
+
+    Refuses what would otherwise fail half way through applying it: nesting Python's parser or the
+    database cannot take, a missing or out-of-window `createInstant` (a replay older than the
+    ids we keep), and ids, versions or e-mail addresses that do not fit their columns.
+    """
     try:
         payload = json.loads(body)
+    except RecursionError as exc:
+        raise WebhookMalformed("The body is nested too deeply.") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise WebhookMalformed("The body is not JSON.") from exc
+    if _too_deep(payload, MAX_EVENT_DEPTH):
+        raise WebhookMalformed("The body is nested too deeply.")
     event = payload.get("event") if isinstance(payload, dict) else None
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         raise WebhookMalformed("The body has no event.")
     event_id = event.get("id")
     if not isinstance(event_id, str) or not event_id or len(event_id) > 64:
         raise WebhookMalformed("The event has no usable id.")
+    _check_age(event.get("createInstant"), now=now)
+    user = event.get("user")
+    if isinstance(user, dict):
+        subject, email = user.get("id"), user.get("email")
+        if isinstance(subject, str) and len(subject) > 255:
+            raise WebhookMalformed("The event's user id is too long.")
+        if email is not None and (not isinstance(email, str) or len(email) > 254):
+            raise WebhookMalformed("The event's user e-mail is not a usable address.")
     return event
 
 
-def prune_processed(days=7):
-    """Forget replay ids older than FusionAuth's retry window (kept a week); returns the count."""
-    cutoff = timezone.now() - timedelta(days=days)
+def _check_age(instant, *, now=None):
+    if not isinstance(instant, int) or isinstance(instant, bool):
+        raise WebhookMalformed("The event has no createInstant (epoch milliseconds).")
+    now_ms = int((time.time() if now is None else now) * 1000)
+    age = (now_ms - instant) / 1000
+    if age > replay_window():
+        raise WebhookMalformed(
+            "The event is older than the replay window; it is refused as a possible replay."
+        )
+    if age < -CLOCK_SKEW:
+        raise WebhookMalformed("The event's createInstant is in the future.")
+
+
+def _too_deep(value, limit):
+    """Iterative depth check: True when objects and lists nest deeper than `limit`."""
+    stack = [(value, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def remote_from_registration(subject, registration, user):
+    """The RemoteData a registration event carries, or WebhookMalformed for a value the mirror
+    cannot keep (huge version, NaN, deep data). Without `lastUpdateInstant` the version is
+    derived from the data (see stores.base.content_version)."""
+    data = registration.get("data") or {}
+    if not isinstance(data, dict):
+        raise WebhookMalformed("registration.data is not an object.")
+    version = registration.get("lastUpdateInstant")
+    try:
+        return RemoteData(
+            subject=subject, data=data, version=version, email=str(user.get("email") or "")
+        )
+    except StoreError as exc:
+        raise WebhookMalformed(str(exc)) from exc
+
+
+def prune_processed(days=None):
+    """Forget replay ids older than the replay window (plus the allowed clock skew, so an event
+    whose id is forgotten is always older than the window); returns the count."""
+    seconds = days * 86400 if days is not None else replay_window()
+    cutoff = timezone.now() - timedelta(seconds=seconds + CLOCK_SKEW)
     return ProcessedWebhook.objects.filter(received_at__lt=cutoff).delete()[0]
 
 
@@ -124,19 +204,7 @@ def _apply(event):
     if kind in DELETE_EVENTS:
         apply_remote_deleted(subject, what="The IdP deleted the registration.")
         return "applied"
-    data = registration.get("data") or {}
-    if not isinstance(data, dict):
-        raise WebhookMalformed("registration.data is not an object.")
-    version = registration.get("lastUpdateInstant")
-    try:
-        remote = RemoteData(
-            subject=subject,
-            data=data,
-            version=version if isinstance(version, int) and not isinstance(version, bool) else None,
-            email=str(user.get("email") or ""),
-        )
-    except StoreError as exc:
-        raise WebhookMalformed(str(exc)) from exc
+    remote = remote_from_registration(subject, registration, user)
     issuer = (getattr(settings, "OAUTHBFF", {}) or {}).get("ISSUER", "")
     apply_webhook_data(subject, remote, issuer=issuer)
     return "applied"

@@ -6,17 +6,25 @@ from django.dispatch import receiver
 from django.templatetags.static import static
 from django.urls import get_script_prefix, get_urlconf, reverse
 
-from oauthbff.conf import bff_settings
-from oauthbff.tokens import session_roles
+from oauthbff.conf import oauthbff_settings
+from oauthbff.sessions import session_roles
 
 register = template.Library()
 
 PROXY_UPSTREAM = "changebank"
+# How the bank names the provider's roles to the people who hold them.
+ROLE_LABELS = {"customer": "Customer", "teller": "Teller", "admin": "Administrator"}
+
+
+@register.filter
+def role_label(role):
+    """A role as the bank's site names it ("teller" -> "Teller"); unknown roles keep their name."""
+    return ROLE_LABELS.get(role, str(role).replace("_", " ").capitalize())
 
 
 @register.simple_tag(takes_context=True)
 def user_roles(context):
-    """The signed-in user's roles for this session, sorted (see ``oauthbff.tokens.session_roles``)."""
+    """The signed-in user's roles for this session, sorted (see ``oauthbff.sessions.session_roles``)."""
     request = context.get("request")
     return session_roles(request) if request is not None else []
 
@@ -24,7 +32,7 @@ def user_roles(context):
 @register.simple_tag
 def changebank_api_base():
     """Where the page's script calls the API: through the BFF proxy when it is configured for it."""
-    if PROXY_UPSTREAM in (bff_settings.UPSTREAMS or {}):
+    if PROXY_UPSTREAM in (oauthbff_settings.UPSTREAMS or {}):
         return reverse("oauthbff-proxy:proxy-root", args=[PROXY_UPSTREAM]).rstrip("/")
     return reverse("changebank:make-change").rsplit("/", 1)[0]
 

@@ -9,7 +9,7 @@ from django.contrib.auth.models import update_last_login
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from devidp import search, services
+from devidp import rules, search, services
 from devidp.models import ApiKey, Key, Tenant, User, Webhook
 from devidp.serializers import (
     application_json,
@@ -27,8 +27,15 @@ def empty(status):
     return HttpResponse(status=status)
 
 
-def api_view(methods):
-    """Check the API key and method, parse the JSON body, turn ApiError into FusionAuth's answer."""
+def api_view(methods, body_rules=None):
+    """Check the API key and method, parse the JSON body, turn ApiError into FusionAuth's answer.
+
+    ``body_rules`` maps a method to the rule set (devidp.rules) its body must pass before the
+    view runs; a PATCH body is checked for types only, its result by the service once merged.
+    The mapping stays on the view (``view.body_rules``) so a request can be checked without
+    being made (the kickstart test does).
+    """
+    body_rules = body_rules or {}
 
     def decorator(view):
         @csrf_exempt
@@ -43,6 +50,9 @@ def api_view(methods):
                 return response
             try:
                 request.json = _body(request)
+                rule = body_rules.get(request.method)
+                if rule is not None and isinstance(request.json, dict):
+                    rules.check(rule, request.json, partial=request.method == "PATCH")
                 result = view(request, *args, **kwargs)
             except ApiError as error:
                 if error.body is None:
@@ -54,6 +64,7 @@ def api_view(methods):
                 return result
             return JsonResponse(result)
 
+        wrapper.body_rules = body_rules
         return wrapper
 
     return decorator
@@ -88,9 +99,20 @@ def patch_mode(request, json_patch=False):
     )
 
 
-@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@api_view(
+    ["GET", "POST", "PUT", "PATCH", "DELETE"],
+    {
+        "POST": rules.REGISTER,
+        "PUT": rules.UPDATE_REGISTRATION,
+        "PATCH": rules.UPDATE_REGISTRATION,
+    },
+)
 def registration(request, user_id=None, application_id=None):
     """/api/user/registration[/{userId}[/{applicationId}]]"""
+    if user_id is not None:
+        services.parse_uuid(user_id, "userId")
+    if application_id is not None:
+        services.parse_uuid(application_id, "applicationId")
     if request.method == "GET":
         found = services.get_registration(user_id, application_id) if application_id else None
         if found is None:
@@ -116,7 +138,7 @@ def user(request, user_id=None):
         services.delete_user(user_id, request)
         return None
     if user_id:
-        found = services.find_user(user_id)
+        found = services.find_user(services.parse_uuid(user_id, "userId"))
     else:
         found = User.objects.filter(email=request.GET.get("email", "").lower()).first()
     if found is None:
@@ -125,7 +147,7 @@ def user(request, user_id=None):
     return {"user": {**user_json(found, registrations), "memberships": []}}
 
 
-@api_view(["GET", "POST"])
+@api_view(["GET", "POST"], {"POST": rules.SEARCH})
 def user_search(request):
     if request.method == "GET":
         criteria = {}
@@ -142,12 +164,16 @@ def user_search(request):
                 }
             ]
         expand = request.GET.getlist("expand") or None
+        rules.check(rules.SEARCH, {"search": criteria, "expand": expand})
         return search.search_users(criteria, expand)
     expand = request.json.get("expand")
     return search.search_users(request.json.get("search"), expand)
 
 
-@api_view(["GET", "POST", "PUT", "PATCH"])
+@api_view(
+    ["GET", "POST", "PUT", "PATCH"],
+    {"POST": rules.TENANT, "PUT": rules.TENANT, "PATCH": rules.TENANT},
+)
 def tenant(request, tenant_id):
     if request.method == "GET":
         found = Tenant.objects.filter(pk=services.parse_uuid(tenant_id, "tenantId")).first()
@@ -159,7 +185,10 @@ def tenant(request, tenant_id):
     return {"tenant": tenant_json(saved)}
 
 
-@api_view(["GET", "POST", "PUT", "PATCH"])
+@api_view(
+    ["GET", "POST", "PUT", "PATCH"],
+    {"POST": rules.APPLICATION, "PUT": rules.APPLICATION, "PATCH": rules.APPLICATION},
+)
 def application(request, application_id):
     if request.method == "GET":
         found = services.find_application(application_id)
@@ -177,7 +206,10 @@ def application(request, application_id):
     return {"application": application_json(saved)}
 
 
-@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@api_view(
+    ["GET", "POST", "PUT", "PATCH", "DELETE"],
+    {"POST": rules.WEBHOOK, "PUT": rules.WEBHOOK, "PATCH": rules.WEBHOOK},
+)
 def webhook(request, webhook_id):
     if request.method in ("GET", "DELETE"):
         found = Webhook.objects.filter(pk=services.parse_uuid(webhook_id, "webhookId")).first()
@@ -192,12 +224,12 @@ def webhook(request, webhook_id):
     return {"webhook": webhook_json(saved)}
 
 
-@api_view(["POST"])
+@api_view(["POST"], {"POST": rules.KEY_GENERATE})
 def key_generate(request, key_id=None):
     return {"key": key_json(services.make_key(key_id, request.json))}
 
 
-@api_view(["POST"])
+@api_view(["POST"], {"POST": rules.KEY_IMPORT})
 def key_import(request, key_id=None):
     return {"key": key_json(services.make_key(key_id, request.json, imported=True))}
 
@@ -234,14 +266,12 @@ def not_found(request):
     raise ApiError(404)
 
 
-@api_view(["POST"])
+@api_view(["POST"], {"POST": rules.LOGIN})
 def login_api(request):
     """POST /api/login (FusionAuth's Login API): 200 with a JWT, 202 when not registered,
     404 for an unknown user or a wrong password."""
     body = request.json
-    login_id = str(body.get("loginId") or "").strip().lower()
-    if not login_id or not body.get("password"):
-        raise services.field_error("loginId", "blank", "loginId and password are required.")
+    login_id = body["loginId"].strip().lower()
     app_id = body.get("applicationId")
     if not app_id:
         raise services.field_error("applicationId", "blank", "applicationId is required.")

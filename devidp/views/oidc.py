@@ -29,7 +29,7 @@ from oauthlib.common import add_params_to_uri
 
 from devidp.config import ONE_TIME_USE, issuer, oauth_setting, refresh_policy
 from devidp.keys import jwk_for_key, public_jwks, signing_key_for
-from devidp.models import Application, Registration, TokenCall, now_ms
+from devidp.models import Registration, TokenCall, now_ms
 from devidp.services import find_application
 
 AccessToken = get_access_token_model()
@@ -195,7 +195,8 @@ class AuthorizeView(OAuthLibMixin, View):
                 oauthlib_error.description or oauthlib_error.error,
                 reason=_reason(oauthlib_error),
             )
-        application = Application.objects.get(client_id=credentials["client_id"])
+        application = find_application(credentials["client_id"])
+        credentials["client_id"] = application.client_id
         return scopes, credentials, application
 
     def form(self, request, application, login_id, error="", status=200):

@@ -56,8 +56,10 @@
       onSuccess(answer.body);
     } else if (answer.status === 401) {
       showSignIn("Your session has ended.");
+    } else if (answer.status === 403 && answer.body.error === "csrf_failed") {
+      show(answer.body.message, "error");
     } else if (answer.status === 403) {
-      show(answer.body.message || "You do not have a role that allows this.", "error");
+      show("Your account does not allow this. Making change needs a customer or teller account.", "error");
     } else {
       show(answer.body.message || "Something went wrong (status " + answer.status + ").", "error");
     }
@@ -92,22 +94,85 @@
     });
   }
 
+  // Panic asks first: the first press shows a confirmation beside the button, and only "Yes, call
+  // the police" posts. Without JavaScript the server asks the same question on a page of its own.
   var panicForm = panel.querySelector('form[data-changebank="panic"]');
   if (panicForm) {
-    panicForm.addEventListener("submit", function (event) {
-      event.preventDefault();
-      var button = panicForm.querySelector("button");
+    var panicButton = panicForm.querySelector("button");
+    var confirmBox = null;
+
+    function closeConfirm() {
+      if (confirmBox) {
+        confirmBox.parentNode.removeChild(confirmBox);
+        confirmBox = null;
+      }
+      panicButton.disabled = false;
+    }
+
+    function sendPanic() {
       var token = panicForm.elements.csrfmiddlewaretoken.value;
-      button.disabled = true;
+      var yes = confirmBox.querySelector("button[data-confirm]");
+      yes.disabled = true;
       call("POST", "/panic", token)
         .then(function (answer) {
+          closeConfirm();
+          if (answer.status === 403 && answer.body.error !== "csrf_failed") {
+            show("Alarm not sent: only tellers can raise the alarm. Nobody was alerted.", "error");
+            return;
+          }
           handle(answer, function (body) {
-            show(body.message, "success");
+            show("Alarm sent. " + body.message + " Stay somewhere safe.", "alert");
           });
-        }, failed)
+        }, function () {
+          closeConfirm();
+          show("The alarm could not be sent: the connection failed. If you are in danger, phone the emergency number.", "error");
+        })
         .then(function () {
-          button.disabled = false;
+          panicButton.focus();
         });
+    }
+
+    panicForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (confirmBox) {
+        return;
+      }
+      panicButton.disabled = true;
+      confirmBox = document.createElement("div");
+      confirmBox.className = "confirm";
+      confirmBox.setAttribute("role", "group");
+      confirmBox.setAttribute("aria-labelledby", "changebank-confirm-text");
+      var question = document.createElement("p");
+      question.id = "changebank-confirm-text";
+      question.textContent = "Call the police now? This raises the branch's silent alarm.";
+      var yes = document.createElement("button");
+      yes.type = "button";
+      yes.className = "btn btn-danger";
+      yes.setAttribute("data-confirm", "yes");
+      yes.textContent = "Yes, call the police";
+      var no = document.createElement("button");
+      no.type = "button";
+      no.className = "btn btn-quiet";
+      no.textContent = "Cancel";
+      var actions = document.createElement("div");
+      actions.className = "actions";
+      actions.appendChild(yes);
+      actions.appendChild(no);
+      confirmBox.appendChild(question);
+      confirmBox.appendChild(actions);
+      panicForm.parentNode.insertBefore(confirmBox, panicForm.nextSibling);
+      yes.addEventListener("click", sendPanic);
+      no.addEventListener("click", function () {
+        closeConfirm();
+        panicButton.focus();
+      });
+      confirmBox.addEventListener("keydown", function (key) {
+        if (key.key === "Escape") {
+          closeConfirm();
+          panicButton.focus();
+        }
+      });
+      yes.focus();
     });
   }
 })();

@@ -73,6 +73,8 @@
           } else {
             again = true;  // typed while this one was on its way: not "saved" until that is sent
           }
+        } else if (response.status === 403 && body.error === "csrf_failed") {
+          show("error", body.message);  // a stale page, not an ended session
         } else if (response.status === 401 || response.status === 403) {
           show("error", "Your session has ended. Sign in again; your text is still in the box.");
         } else {

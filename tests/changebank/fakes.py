@@ -211,7 +211,7 @@ def sign_in_locally(client, user, access_token, *, issuer, expires_in=300, refre
 
     Used where the token's content matters to the test; the live-IdP tests sign in for real.
     """
-    from oauthbff.tokens import start_session
+    from oauthbff.sessions import start_session
 
     client.force_login(user)
     request = RequestFactory().get("/")

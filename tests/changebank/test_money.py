@@ -41,27 +41,31 @@ def test_change_is_computed_in_whole_cents(text, total, nickels, pennies):
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        (None, "required"),
-        ("", "required"),
-        ("   ", "required"),
-        ("abc", "written with digits"),
-        ("1e9", "written with digits"),
-        ("1E2", "written with digits"),
-        ("NaN", "written with digits"),
-        ("Infinity", "written with digits"),
-        ("-inf", "written with digits"),
-        ("1_000", "written with digits"),
-        ("1,000", "written with digits"),
-        ("0x10", "written with digits"),
-        ("3.24.1", "written with digits"),
-        ("1\n2", "written with digits"),
-        ("-1", "must not be negative"),
-        ("-0.01", "must not be negative"),
-        ("1000000.01", "at most 1,000,000.00"),
-        ("1000000000", "at most 1,000,000.00"),
-        ("1.001", "more than 2 decimal places"),
-        ("0.125", "more than 2 decimal places"),
+        (None, "Enter an amount"),
+        ("", "Enter an amount"),
+        ("   ", "Enter an amount"),
+        ("abc", "with the digits 0-9"),
+        ("1e9", "with the digits 0-9"),
+        ("1E2", "with the digits 0-9"),
+        ("NaN", "with the digits 0-9"),
+        ("Infinity", "with the digits 0-9"),
+        ("-inf", "with the digits 0-9"),
+        ("1_000", "with the digits 0-9"),
+        ("1,000", "with the digits 0-9"),
+        ("0x10", "with the digits 0-9"),
+        ("3.24.1", "with the digits 0-9"),
+        ("1\n2", "with the digits 0-9"),
+        ("-1", "can't be negative"),
+        ("-0.01", "can't be negative"),
+        ("1000000.01", r"at most \$1,000,000\.00"),
+        ("1000000000", r"at most \$1,000,000\.00"),
+        ("1.001", "two digits after the point"),
+        ("0.125", "two digits after the point"),
         ("9" * 40, "too long"),
+        # Digits of other scripts: Decimal() and a plain \d accept them.
+        ("٣.٢٤", "with the digits 0-9"),
+        ("３.２４", "with the digits 0-9"),
+        ("१०", "with the digits 0-9"),
     ],
 )
 def test_bad_totals_are_refused_with_a_reason(text, reason):
@@ -77,3 +81,12 @@ def test_any_whole_cent_amount_round_trips(cents):
     assert change.nickels * 5 + change.pennies == cents
     assert 0 <= change.pennies < 5
     assert Decimal(str(change.as_json()["total"])) == Decimal(text)
+
+
+def test_refusals_speak_of_the_amount_not_of_the_api_parameter():
+    for text in (None, "abc", "-1", "1.001", "1000000.01", "9" * 40):
+        with pytest.raises(InvalidAmount) as refused:
+            make_change(text)
+        message = str(refused.value)
+        assert "parameter" not in message and '"total"' not in message
+        assert "amount" in message.lower()

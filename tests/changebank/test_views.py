@@ -58,14 +58,16 @@ def test_make_change_json_prints_the_total_as_a_plain_number(client, customer_to
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
-        ("", "required"),
-        ("?total=", "required"),
-        ("?total=abc", "with digits"),
+        ("", "Enter an amount"),
+        ("?total=", "Enter an amount"),
+        ("?total=abc", "with the digits 0-9"),
         ("?total=-1", "negative"),
-        ("?total=1e9", "with digits"),
+        ("?total=1e9", "with the digits 0-9"),
         ("?total=1000000000", "at most"),
-        ("?total=NaN", "with digits"),
-        ("?total=1.234", "2 decimal places"),
+        ("?total=NaN", "with the digits 0-9"),
+        ("?total=1.234", "two digits after the point"),
+        # Arabic-Indic digits: Decimal("٣.٢٤") is 3.24, but only ASCII digits are an amount here.
+        ("?total=%D9%A3.%D9%A2%D9%A4", "with the digits 0-9"),
     ],
 )
 def test_bad_totals_are_400_with_a_message(client, customer_token, query, reason):
@@ -73,6 +75,7 @@ def test_bad_totals_are_400_with_a_message(client, customer_token, query, reason
     assert response.status_code == 400
     body = response.json()
     assert body["error"] == "invalid_total"
+    assert body["parameter"] == "total"
     assert reason in body["message"]
 
 
@@ -108,7 +111,10 @@ def test_change_page_explains_bad_input(client):
     client.force_login(make_user("c@example.com", ["customer"]))
     response = client.get("/changebank/make-change/", {"total": "-1"})
     assert response.status_code == 400
-    assert "must not be negative" in response.content.decode()
+    text = response.content.decode()
+    assert "The amount can&#x27;t be negative." in text
+    assert '<h1 id="result-title">Check the amount</h1>' in text
+    assert 'value="-1"' in text, "the form comes back with what was typed"
 
 
 def test_change_page_needs_a_role(client):
@@ -129,13 +135,27 @@ def test_panic_page_is_csrf_protected_and_for_tellers(issuer):
     sign_in_locally(browser, teller, issuer.mint(roles=["teller"]), issuer=issuer)
     assert browser.post("/changebank/panic/").status_code == 403
     browser.cookies["bff_csrftoken"] = "c" * 32
+    # The first press only asks: nobody is called until the teller confirms.
     response = browser.post("/changebank/panic/", {"csrfmiddlewaretoken": "c" * 32})
     assert response.status_code == 200
-    assert "called the police" in response.content.decode()
+    text = response.content.decode()
+    assert "Call the police?" in text and "called the police" not in text
+    assert 'name="confirm" value="yes"' in text
+    response = browser.post(
+        "/changebank/panic/", {"csrfmiddlewaretoken": "c" * 32, "confirm": "yes"}
+    )
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "called the police" in text
+    assert "msg-alert" in text and "msg-success" not in text, "an alarm is not a success"
 
     customer_browser = Client()
     customer_browser.force_login(make_user("c@example.com", ["customer"]))
-    assert customer_browser.post("/changebank/panic/").status_code == 403
+    refused = customer_browser.post("/changebank/panic/", {"confirm": "yes"})
+    assert refused.status_code == 403
+    text = refused.content.decode()
+    assert "Alarm not sent" in text and "Only tellers can raise the alarm" in text
+    assert "make change" not in text.lower()
 
 
 # --- the home-page panel ----------------------------------------------------------------------------
@@ -148,7 +168,7 @@ def render_panel(user):
 def test_panel_shows_roles_and_the_panic_button_to_tellers(settings):
     settings.OAUTHBFF = {**settings.OAUTHBFF, "UPSTREAMS": {"changebank": "http://x/api"}}
     html = render_panel(make_user("t@example.com", ["teller", "customer"]))
-    assert '<span class="pill">customer</span><span class="pill">teller</span>' in html
+    assert '<span class="pill">Customer</span><span class="pill">Teller</span>' in html
     assert 'data-changebank="panic"' in html
     assert 'data-api-base="/bff/api/changebank"' in html
     assert 'aria-live="polite"' in html

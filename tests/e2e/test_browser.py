@@ -161,9 +161,16 @@ def test_teller_makes_change_and_panics(stack, new_page):
     assert re.search(r"4 pennies", result.inner_text())
     shot(page, "teller", "01-make-change")
     page.get_by_role("button", name="Panic").click()
+    # One press only asks; nothing is sent until the teller confirms.
+    confirm = page.get_by_role("button", name="Yes, call the police")
+    confirm.wait_for()
+    assert "police" not in result.inner_text()
+    shot(page, "teller", "02-panic-confirm")
+    confirm.click()
     result.filter(has_text="police").wait_for()
     assert "We've called the police!" in result.inner_text()
-    shot(page, "teller", "02-panic")
+    assert result.locator(".msg-alert").count() == 1, "an alarm is not reported as a success"
+    shot(page, "teller", "03-panic-sent")
 
 
 def test_customer_is_refused_panic(stack, new_page):

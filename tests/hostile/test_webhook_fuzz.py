@@ -163,6 +163,7 @@ def test_signed_events_with_hostile_fields_are_answered_cleanly(
         "event": {
             "id": str(uuid.uuid4()),
             "type": event_type,
+            "createInstant": int(time.time() * 1000),
             "user": user,
             "registration": registration,
             "applicationId": app_id(),

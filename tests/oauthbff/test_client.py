@@ -5,7 +5,6 @@ import requests
 from django.contrib.auth.models import User
 from django.test import Client
 
-from oauthbff import client as api_client
 from oauthbff.client import (
     SessionExpired,
     UnknownUpstream,
@@ -14,6 +13,7 @@ from oauthbff.client import (
     build_url,
     upstream_client,
 )
+from oauthbff.http import upstream_session
 from tests.changebank.fakes import EchoUpstream, request_for, sign_in_locally, use_local_issuer
 
 pytestmark = pytest.mark.django_db
@@ -97,9 +97,9 @@ def test_sends_the_users_token_per_request_only(issuer, upstream):
     assert seen["query"] == "q=1"
     assert seen["headers"]["authorization"] == f"Bearer {token}"
     # Nothing of the user's stays on the shared HTTP session.
-    assert "Authorization" not in api_client.http_session.headers
-    assert api_client.http_session.auth is None
-    assert len(api_client.http_session.cookies) == 0
+    assert "Authorization" not in upstream_session.headers
+    assert upstream_session.auth is None
+    assert len(upstream_session.cookies) == 0
 
 
 def test_a_caller_cannot_override_the_token(issuer, upstream):
@@ -147,7 +147,8 @@ def test_redirects_are_returned_not_followed(issuer, upstream):
 
 
 def test_upstream_settings_are_checked(settings):
-    from oauthbff.client import check_upstreams, get_upstreams
+    from oauthbff.checks import check_upstreams
+    from oauthbff.client import get_upstreams
 
     settings.OAUTHBFF = {
         **settings.OAUTHBFF,

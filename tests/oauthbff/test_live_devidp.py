@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
-from oauthbff import tokens
+from oauthbff.crypto import decrypt
 from oauthbff.models import OIDCIdentity, OIDCSession
 from oauthbff.provider import reset_providers
 from tests.fixtures.auth import sign_in_client
@@ -108,7 +108,7 @@ def test_logout_revokes_and_ends_idp_session(signed_in_client, devidp):
     devidp.allow_redirect_uri("http://testserver/")
     client = signed_in_client()
     row = OIDCSession.objects.get()
-    refresh_token = tokens.decrypt(row.refresh_token)
+    refresh_token = decrypt(row.refresh_token)
     response = client.post("/auth/logout/")
     assert response.status_code == 302
     location = response["Location"]

@@ -5,7 +5,8 @@ import pytest
 import requests
 import responses
 
-from oauthbff.provider import InvalidToken, ProviderError, get_provider
+from oauthbff.exceptions import InvalidToken, ProviderError
+from oauthbff.provider import get_provider
 from tests.oauthbff.fakeop import CLIENT_ID, ISSUER, ec_key, rsa_key
 
 

@@ -58,6 +58,17 @@ def test_cookie_token_is_accepted(client, issuer):
     assert client.get(CHANGE).json()["nickels"] == 64
 
 
+def test_the_cookie_is_a_setting(client, settings, issuer):
+    token = issuer.mint(roles=["teller"])
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "ACCESS_TOKEN_COOKIE": "api.token"}
+    client.cookies["app.at"] = token
+    assert_challenge(client.get(CHANGE))
+    client.cookies["api.token"] = token
+    assert client.get(CHANGE).status_code == 200
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "ACCESS_TOKEN_COOKIE": ""}
+    assert_challenge(client.get(CHANGE))
+
+
 def test_header_wins_over_cookie(client, issuer):
     client.cookies["app.at"] = issuer.mint(roles=["customer"])
     response = client.get(CHANGE, **bearer("not-a-token"))

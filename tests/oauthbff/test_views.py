@@ -11,8 +11,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from oauthbff.models import OIDCIdentity, OIDCSession
+from oauthbff.sessions import SESSION_KEY
 from oauthbff.signals import session_ended, user_signed_in
-from oauthbff.tokens import SESSION_KEY
 from tests.oauthbff.fakeop import CLIENT_ID, CLIENT_SECRET, ISSUER, authorize_params, sign_in
 
 pytestmark = pytest.mark.django_db

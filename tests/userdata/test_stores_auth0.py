@@ -1,12 +1,15 @@
-"""userdata/stores/auth0.py against `responses`: cached token, one-level merge, `|` in ids."""
+"""userdata/stores/auth0.py: cached token, one-level merge, `|` in ids (against `responses`), and
+bulk reads past Auth0's 1,000-user listing limit (against a stand-in HTTP server)."""
 
 import json
+import tracemalloc
 
 import pytest
 import responses
 
+from tests.fixtures.auth0 import Auth0StandIn
 from userdata.stores.auth0 import Auth0Store
-from userdata.stores.base import NotRegistered
+from userdata.stores.base import NotRegistered, StoreError, content_version, is_ordered
 
 DOMAIN = "tenant.auth0.test"
 USER_URL = f"https://{DOMAIN}/api/v2/users/auth0%7Cabc"
@@ -96,6 +99,16 @@ def test_429_honours_ratelimit_reset(store):
 
 
 @responses.activate
+def test_a_user_without_updated_at_gets_a_version_from_its_metadata(store):
+    token()
+    responses.get(USER_URL, json={"user_id": "auth0|abc", "user_metadata": {"b": 1, "a": 2}})
+    responses.get(USER_URL, json={"user_id": "auth0|abc", "user_metadata": {"a": 2, "b": 2}})
+    first, second = store.fetch("auth0|abc"), store.fetch("auth0|abc")
+    assert first.version == content_version({"a": 2, "b": 1})
+    assert second.version != first.version and not is_ordered(second.version)
+
+
+@responses.activate
 def test_unknown_user(store):
     token()
     responses.get(USER_URL, status=404)
@@ -115,3 +128,116 @@ def test_iter_all_pages_until_total(store):
     pages = list(store.iter_all())
     assert [len(p) for p in pages] == [100, 50]
     assert pages[1][0].subject == "auth0|100" and pages[1][0].data == {"n": 100}
+
+
+# --- bulk reads against a stand-in that keeps Auth0's documented limits ------------------------
+
+
+def standin_store(idp, **options):
+    options = {
+        "client_id": "cid",
+        "client_secret": "secret",
+        "timeout": 5,
+        "connect_timeout": 2,
+        "retries": 1,
+        "pool_size": 2,
+        "retry_after_max": 5,
+        "export_poll_seconds": 0,
+        **options,
+    }
+    return Auth0Store(domain=idp.base_url, **options)
+
+
+def pull_everyone(count, pad):
+    """Pull a stand-in tenant of `count` users; check each arrives once; return the memory peak."""
+    with Auth0StandIn(count, pad=pad) as idp:
+        store = standin_store(idp, page_size=100)
+        seen = bytearray(count)
+        tracemalloc.start()
+        try:
+            for page in store.iter_all():
+                assert len(page) <= 100
+                for remote in page:
+                    n = remote.data["n"]
+                    assert not seen[n], f"user {n} twice"
+                    seen[n] = 1
+                    assert remote.subject == f"auth0|{n:07d}"
+                    assert remote.email == f"user{n}@example.com"
+                    assert remote.version == (1_700_000_000 + n) * 1000
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        store.close()
+        assert seen.count(0) == 0, f"{seen.count(0)} users missing"
+        assert idp.tenant.calls["list"] == 1 and idp.tenant.calls["export"] == 1
+        assert idp.tenant.calls["download"] == 1
+    return peak
+
+
+def test_a_tenant_past_the_listing_limit_is_pulled_whole_in_flat_memory():
+    """2,500 users with 2 KB of metadata each (5 MB): the listing's capped total sends the store to
+    an export job, every user arrives once, and memory holds a page (100 users, 0.2 MB, plus the
+    HTTP and gzip buffers), not the tenant. bench/auth0_export_bench.py shows the peak stays the
+    same from 2,500 to 25,000 users."""
+    peak = pull_everyone(2500, pad=2000)
+    assert peak < 2 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB for a 5 MB tenant"
+
+
+def test_a_tenant_the_listing_can_serve_is_paged_without_an_export():
+    with Auth0StandIn(250) as idp:
+        store = standin_store(idp)
+        pages = list(store.iter_all())
+        assert [len(page) for page in pages] == [100, 100, 50]
+        assert {r.subject for page in pages for r in page} == {f"auth0|{n:07d}" for n in range(250)}
+        assert idp.tenant.calls["export"] == 0 and idp.tenant.calls["list"] == 3
+
+
+def test_a_truncated_export_file_is_an_error_not_a_short_pull():
+    with Auth0StandIn(1500) as idp:
+        idp.tenant.truncate_export = 1200
+        store = standin_store(idp)
+        got = 0
+        with pytest.raises(StoreError, match="truncated"):
+            for page in store.iter_all():
+                got += len(page)
+        assert got < 1500
+
+
+def test_an_export_that_does_not_finish_in_time_is_an_error():
+    with Auth0StandIn(1200, polls=1000) as idp:
+        store = standin_store(idp, export_timeout=0)
+        with pytest.raises(StoreError, match="did not finish"):
+            list(store.iter_all())
+
+
+def test_a_custom_domain_without_the_management_audience_says_so():
+    with Auth0StandIn(10) as idp:
+        store = standin_store(idp, audience="https://login.example.com/api/v2/")
+        with pytest.raises(StoreError, match="AUTH0_MGMT_AUDIENCE") as caught:
+            store.fetch("auth0|0000001")
+        assert caught.value.status == 403 and not caught.value.retryable
+        assert standin_store(idp).fetch("auth0|0000001").data["n"] == 1
+
+
+@responses.activate
+def test_a_listing_that_grows_past_the_limit_fails_loudly(store):
+    """The first page said 950, but the tenant grew: the tenth full page cannot be followed."""
+    token()
+    for page in range(10):
+        users = [{"user_id": f"auth0|{page}-{n}", "user_metadata": {}} for n in range(100)]
+        responses.get(f"https://{DOMAIN}/api/v2/users", json={"total": 950, "users": users})
+    got = 0
+    with pytest.raises(StoreError, match="1,000 users per query"):
+        for page in store.iter_all():
+            got += len(page)
+    assert got == 1000
+
+
+@responses.activate
+def test_a_failed_export_job_is_an_error(store):
+    token()
+    responses.get(f"https://{DOMAIN}/api/v2/users", json={"total": 1000, "users": []})
+    responses.post(f"https://{DOMAIN}/api/v2/jobs/users-exports", json={"id": "job_1"})
+    responses.get(f"https://{DOMAIN}/api/v2/jobs/job_1", json={"id": "job_1", "status": "failed"})
+    with pytest.raises(StoreError, match="failed"):
+        list(store.iter_all())

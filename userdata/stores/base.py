@@ -1,6 +1,16 @@
 """The interface every IdP store implements, and the errors and value it speaks in."""
 
+import hashlib
+import json
+import math
 from dataclasses import dataclass, field
+
+MAX_DEPTH = 32
+"""Deepest nesting of objects and lists kept in a user's data. Real per-application data is a few
+levels deep; far deeper values overflow Python's recursion (and PostgreSQL's) when saved."""
+
+VERSION_MAX = 2**63 - 1
+"""Versions are stored in a signed 64-bit column; anything outside it is not a real version."""
 
 
 class StoreError(Exception):
@@ -20,19 +30,32 @@ class NotRegistered(StoreError):
 
 
 def check_storable(data):
-    """Raise StoreError when `data` holds text a database cannot keep (NUL, lone surrogates).
+    """Raise StoreError when `data` holds what a database cannot keep: text with NUL or lone
+    surrogates, NaN or infinity, or nesting deeper than MAX_DEPTH.
 
-    PostgreSQL's jsonb refuses both; catching them here turns an IdP's odd value into a recorded
-    sync error for that one user instead of a failed request.
+    PostgreSQL's jsonb refuses the first three and deep nesting overflows the JSON encoder; catching
+    them here turns an IdP's odd value into a recorded sync error for that one user (or a 400 for a
+    webhook) instead of a failed request. Iterative, so hostile depth cannot overflow this check.
     """
-    stack = [data]
+    stack = [(data, 0)]
     while stack:
-        value = stack.pop()
-        if isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= MAX_DEPTH:
+                raise StoreError(
+                    f"The IdP's data is nested more than {MAX_DEPTH} levels deep.",
+                    retryable=False,
+                )
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    stack.append((key, depth))
+                stack.append((item, depth + 1))
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise StoreError(
+                "The IdP's data holds a number JSON cannot carry (NaN or infinity).",
+                retryable=False,
+            )
         elif isinstance(value, str):
             try:
                 value.encode("utf-8")
@@ -47,9 +70,42 @@ def check_storable(data):
                 )
 
 
+def content_version(data):
+    """A version for data whose provider gives none: derived from a SHA-256 of canonical JSON.
+
+    Without it two unversioned copies compare `None == None`, so a remote change made while a local
+    edit waited would count as "unchanged" and the conflict would be hidden. The value is negative
+    (provider versions are epoch milliseconds or counters, never negative) so that the engine can
+    tell it carries no order: equal data gives an equal version, different data a different one.
+    """
+    canonical = json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return -(int.from_bytes(digest[:8], "big") >> 1) - 1
+
+
+def is_ordered(version):
+    """True when `version` came from the provider and may be compared with < and >."""
+    return isinstance(version, int) and not isinstance(version, bool) and version >= 0
+
+
+def is_older(version, than):
+    """True only when both versions are the provider's and `version` comes before `than`.
+
+    Content-derived versions (see `content_version`) carry no order, so nothing is "older" then.
+    """
+    return is_ordered(version) and is_ordered(than) and version < than
+
+
 @dataclass
 class RemoteData:
-    """One user's data as the IdP holds it. `version` is an opaque, increasing number or None."""
+    """One user's data as the IdP holds it.
+
+    `version` is the provider's increasing number (FusionAuth's `lastUpdateInstant`, Auth0's
+    `updated_at` in epoch ms); when the provider gives none it is derived from the data with
+    `content_version`, so a change is always a change of version.
+    """
 
     subject: str
     data: dict = field(default_factory=dict)
@@ -58,6 +114,14 @@ class RemoteData:
 
     def __post_init__(self):
         check_storable(self.data)
+        if self.version is None:
+            self.version = content_version(self.data)
+        elif (
+            not isinstance(self.version, int)
+            or isinstance(self.version, bool)
+            or not 0 <= self.version <= VERSION_MAX
+        ):
+            raise StoreError("The IdP's version number is not a 64-bit count.", retryable=False)
 
 
 class UserDataStore:

@@ -53,11 +53,21 @@ class HttpClient:
         self._made = 0
 
     def request(
-        self, method, url, *, idempotent=True, what="IdP call", headers=None, timeout=None, **body
+        self,
+        method,
+        url,
+        *,
+        idempotent=True,
+        what="IdP call",
+        headers=None,
+        timeout=None,
+        stream=False,
+        **body,
     ):
         """Send one request with retries; return the response (any status) or raise StoreError.
 
-        `body` takes `json`, `data` or `params` as `requests` does.
+        `body` takes `json`, `data` or `params` as `requests` does. With `stream=True` the body is
+        left on the socket for the caller to read (and close) in pieces, e.g. a large export file.
         """
         prepared = requests.PreparedRequest()
         try:
@@ -73,6 +83,7 @@ class HttpClient:
             try:
                 response = self.adapter.send(
                     prepared,
+                    stream=stream,
                     timeout=timeout or self.timeout,
                     verify=self.verify,
                     proxies=self.proxies,
@@ -94,9 +105,11 @@ class HttpClient:
                 delay = self._retry_after(response)
                 if delay is not None:
                     logger.info("%s: 429, retrying in %.1f s", what, delay)
+                    response.close()
                     self.sleep(delay)
                     continue
             if response.status_code in RETRY_STATUSES and idempotent and attempt <= self.retries:
+                response.close()
                 self._backoff(attempt)
                 continue
             return response

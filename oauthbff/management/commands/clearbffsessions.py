@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from oauthbff.models import OIDCSession
-from oauthbff.tokens import SESSION_KEY, end_session
+from oauthbff.sessions import SESSION_KEY, end_session
 
 
 class Command(BaseCommand):

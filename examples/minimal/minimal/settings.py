@@ -1,0 +1,77 @@
+"""The smallest project on the installed ``oauthbff`` app: a ``startproject`` settings file plus the
+lines marked "oauthbff". Only the provider's three values come from the environment:
+
+    OIDC_ISSUER=https://idp.example.com OIDC_CLIENT_ID=... OIDC_CLIENT_SECRET=... \
+        python manage.py runserver
+
+SQLite and the local-memory cache; no Redis (one process, so the refresh lock needs no sharing).
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# An example for a developer's machine: a fixed key and DEBUG on. A real deployment reads its own.
+SECRET_KEY = "django-insecure-minimal-example-key-not-for-production-use"
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "oauthbff",  # oauthbff
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "oauthbff.middleware.TokenRefreshMiddleware",  # oauthbff: after AuthenticationMiddleware
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "minimal.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "minimal.wsgi.application"
+
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+USE_TZ = True
+STATIC_URL = "static/"
+
+# --- oauthbff ------------------------------------------------------------------------------------
+# Users sign in through the provider (a project may name a subclass of the backend here).
+AUTHENTICATION_BACKENDS = ["oauthbff.backends.OIDCBackend"]
+LOGIN_URL = "oauthbff:login"
+
+OAUTHBFF = {
+    "ISSUER": os.environ["OIDC_ISSUER"],
+    "CLIENT_ID": os.environ["OIDC_CLIENT_ID"],
+    "CLIENT_SECRET": os.environ["OIDC_CLIENT_SECRET"],
+    # The one hook this example overrides: where roles come from (minimal/roles.py).
+    "ROLES_MAPPER": "minimal.roles.GroupsOrRolesMapper",
+}

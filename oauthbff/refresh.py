@@ -1,0 +1,215 @@
+"""Keeping a session's access token fresh: single-flight refresh across threads and processes.
+
+Every refresh bumps the row's ``version`` with a compare-and-set; the lock is ``cache.add`` (SET NX
+on Redis) with a timeout, and waiters poll the row for a new ``version``. Roles follow the provider
+at each refresh, through the signed-in backend's ``update_user`` hook.
+"""
+
+import logging
+import secrets
+import time
+from datetime import timedelta
+
+from django.contrib.auth import BACKEND_SESSION_KEY, load_backend
+from django.core.cache import cache
+from django.db.models import F
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from oauthbff.backends import first_oidc_backend
+from oauthbff.conf import oauthbff_settings
+from oauthbff.crypto import decrypt, encrypt
+from oauthbff.exceptions import (
+    InvalidToken,
+    ProviderError,
+    RefreshUnavailable,
+    SessionExpired,
+    TokenError,
+)
+from oauthbff.models import OIDCSession
+from oauthbff.oidc_client import access_token_claims, expires_at, token_request
+from oauthbff.provider import get_provider
+from oauthbff.sessions import current_session, end_session, remember_session
+from oauthbff.signals import tokens_refreshed
+
+logger = logging.getLogger(__name__)
+
+# What the token endpoint answers when the refresh token is no good any more (RFC 6749 §5.2).
+GRANT_ENDED_ERRORS = ("invalid_grant", "invalid_token", "unauthorized_client")
+
+
+def needs_refresh(row):
+    """True when the row's access token expires within REFRESH_LEEWAY seconds (or has no expiry)."""
+    if row.access_expires_at is None:
+        return True
+    leeway = timedelta(seconds=oauthbff_settings.REFRESH_LEEWAY)
+    return row.access_expires_at <= timezone.now() + leeway
+
+
+def _reload(row):
+    return OIDCSession.objects.active().filter(pk=row.pk).first()
+
+
+def _lock_key(row):
+    return f"oauthbff:refresh-lock:{row.pk}"
+
+
+def _failure_key(row, version):
+    return f"oauthbff:refresh-failed:{row.pk}:{version}"
+
+
+def refresh_tokens(row, *, request=None, force=False):
+    """Refresh ``row``'s tokens, single-flight across threads and processes; return the fresh row.
+
+    Waiters give up after REFRESH_WAIT_SECONDS with RefreshUnavailable.
+    """
+    seen_version = row.version
+    deadline = time.monotonic() + oauthbff_settings.REFRESH_WAIT_SECONDS
+    lock_key = _lock_key(row)
+    while True:
+        owner = secrets.token_hex(8)
+        if cache.add(lock_key, owner, oauthbff_settings.REFRESH_LOCK_SECONDS):
+            try:
+                fresh = _reload(row)
+                if fresh is None:
+                    raise SessionExpired("Your session has ended.")
+                if fresh.version != seen_version or not (force or needs_refresh(fresh)):
+                    return fresh
+                return _refresh_locked(fresh, request)
+            finally:
+                if cache.get(lock_key) == owner:
+                    cache.delete(lock_key)
+        while True:
+            if time.monotonic() > deadline:
+                raise RefreshUnavailable("Timed out waiting for a token refresh.")
+            time.sleep(0.05)
+            fresh = _reload(row)
+            if fresh is None:
+                raise SessionExpired("Your session has ended.")
+            if fresh.version != seen_version:
+                return fresh
+            if cache.get(_failure_key(row, seen_version)):
+                raise RefreshUnavailable("The identity provider could not refresh the session.")
+            if cache.get(lock_key) is None:
+                break
+
+
+def _postpone(row, message):
+    """Remember for a few seconds that this version failed for a passing reason, so waiters stop."""
+    cache.set(_failure_key(row, row.version), 1, 10)
+    return RefreshUnavailable(message)
+
+
+@sensitive_variables()
+def _refresh_locked(row, request):
+    refresh_token = decrypt(row.refresh_token)
+    if not refresh_token:
+        end_session(row, "refresh_failed")
+        raise SessionExpired("Your session has no refresh token; please sign in again.")
+    try:
+        response = token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
+    except TokenError as exc:
+        if exc.error in GRANT_ENDED_ERRORS:
+            # Another process may have rotated the token in the meantime: re-read before giving up.
+            fresh = _reload(row)
+            if fresh is not None and fresh.version != row.version:
+                return fresh
+            end_session(fresh or row, "refresh_failed")
+            raise SessionExpired("Your session has ended at the identity provider.") from exc
+        raise _postpone(row, str(exc)) from exc
+    except ProviderError as exc:
+        raise _postpone(row, str(exc)) from exc
+
+    id_token = response.get("id_token")
+    id_claims = {}
+    if id_token:
+        try:
+            id_claims = get_provider(row.issuer).decode_jwt(
+                id_token,
+                audience=oauthbff_settings.CLIENT_ID,
+                authorized_party=oauthbff_settings.CLIENT_ID,
+            )
+        except (InvalidToken, ProviderError) as exc:
+            logger.warning("oauthbff: refreshed ID token rejected: %s", exc)
+            raise _postpone(row, "The refreshed ID token was invalid.") from exc
+        if id_claims.get("sub") != row.subject:
+            end_session(row, "refresh_failed")
+            raise SessionExpired("The identity provider returned another user.")
+    new_expiry = expires_at(response)
+    values = {
+        "access_token": encrypt(response["access_token"]),
+        "refresh_token": encrypt(response.get("refresh_token") or refresh_token),
+        "id_token": encrypt(id_token) if id_token else row.id_token,
+        "access_expires_at": new_expiry,
+        "version": F("version") + 1,
+        "last_used_at": timezone.now(),
+    }
+    # Role changes at the provider reach the session with the next refresh, not the next sign-in.
+    backend = signed_in_backend(request)
+    roles = refreshed_roles(backend, response["access_token"], row.subject)
+    changed_roles = roles is not None and sorted(roles) != row.claims.get("roles")
+    if changed_roles:
+        roles = sorted(roles)
+        values["claims"] = {**row.claims, "roles": roles}
+    updated = OIDCSession.objects.active().filter(pk=row.pk, version=row.version).update(**values)
+    fresh = _reload(row)
+    if fresh is None:
+        raise SessionExpired("Your session has ended.")
+    if updated and changed_roles:
+        logger.info("oauthbff: roles changed at refresh for session %s", row.pk)
+        backend.update_user(fresh.user, {**row.claims, **id_claims, "roles": roles})
+    if updated:
+        tokens_refreshed.send(
+            sender=OIDCSession, request=request, user=fresh.user, expires_at=new_expiry
+        )
+    return fresh
+
+
+def signed_in_backend(request):
+    """The backend the user signed in with (its hooks apply at refresh too), else the first
+    oauthbff backend in AUTHENTICATION_BACKENDS."""
+    session = getattr(request, "session", None)
+    path = session.get(BACKEND_SESSION_KEY) if session is not None else None
+    if path:
+        backend = load_backend(path)
+        if hasattr(backend, "update_user") and hasattr(backend, "roles_mapper"):
+            return backend
+    return first_oidc_backend()
+
+
+@sensitive_variables()
+def refreshed_roles(backend, access_token, subject):
+    """The roles a refreshed access token grants, or None when it cannot tell: an opaque token, one
+    not meant for this client, or one for another subject. Then the session keeps its roles."""
+    try:
+        claims = access_token_claims(access_token)
+    except (InvalidToken, ProviderError) as exc:
+        logger.info("oauthbff: refreshed access token not readable here (%s); roles kept", exc)
+        return None
+    if claims is None or claims.get("sub") != subject:
+        return None
+    return backend.roles_mapper.roles_from_claims(claims)
+
+
+@sensitive_variables()
+def get_access_token(request, *, force=False):
+    """The session's current access token, refreshed (single-flight) when close to expiry.
+
+    Raises ``SessionExpired`` when no token can be had; ``RefreshUnavailable`` (a subclass) when the
+    provider is only temporarily unreachable and the old token has already expired.
+    """
+    row = current_session(request)
+    if row is None:
+        raise SessionExpired("You are not signed in.")
+    if force or needs_refresh(row):
+        try:
+            row = refresh_tokens(row, request=request, force=force)
+        except RefreshUnavailable:
+            if not force and row.access_expires_at and row.access_expires_at > timezone.now():
+                return decrypt(row.access_token)
+            raise
+        remember_session(request, row)
+    token = decrypt(row.access_token)
+    if not token:
+        raise SessionExpired("Your session has no access token; please sign in again.")
+    return token
