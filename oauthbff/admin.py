@@ -85,8 +85,11 @@ class _Labelled:
 class LabelledAdminMixin:
     """Titles, breadcrumbs and messages name an object by ``object_label`` rather than ``str()``."""
 
-    change_form_template = "admin/labelled_change_form.html"
-    object_history_template = "admin/labelled_object_history.html"
+    change_form_template = "admin/oauthbff/labelled_change_form.html"
+    object_history_template = "admin/oauthbff/labelled_object_history.html"
+
+    class Media:
+        css = {"all": ["oauthbff/admin.css"]}
 
     def object_label(self, obj):
         return str(obj)

@@ -153,6 +153,10 @@ class SyncStateFilter(admin.SimpleListFilter):
 @admin.register(UserData)
 class UserDataAdmin(LabelledAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/userdata/userdata/change_form.html"
+
+    class Media:
+        css = {"all": ["oauthbff/admin.css", "userdata/admin.css"]}
+
     list_display = (
         "display_email",
         "sync_state_label",
@@ -265,7 +269,7 @@ class UserDataAdmin(LabelledAdminMixin, admin.ModelAdmin):
                 request, "This conflict was already resolved; nothing changed.", messages.WARNING
             )
             return HttpResponseRedirect(back)
-        sync.resolve_conflict(row, keep, actor=request.user.get_username())
+        sync.resolve_conflict(row, keep, actor=person_label(request.user))
         if keep == "local":
             text = f"Kept the local edit for {self.display_email(row)}; it is being sent to the provider."
         else:
@@ -363,7 +367,7 @@ class UserDataAdmin(LabelledAdminMixin, admin.ModelAdmin):
     def _resolve(self, request, queryset, keep):
         rows = list(queryset.filter(conflict_at__isnull=False))
         for row in rows:
-            sync.resolve_conflict(row, keep, actor=request.user.get_username())
+            sync.resolve_conflict(row, keep, actor=person_label(request.user))
         self.message_user(
             request,
             ngettext("Resolved %(n)d conflict.", "Resolved %(n)d conflicts.", len(rows))
