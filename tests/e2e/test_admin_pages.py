@@ -1,4 +1,4 @@
-"""The admin as staff use it, in a real browser: people, sessions, a conflict resolved on its page.
+"""The admin as staff use it, and /auth/sessions/ as a customer does, in a real browser.
 
 Every page is checked with axe-core (no serious or critical violation) and photographed at desktop
 1280 and phone 390 widths into artifacts/screenshots/.
@@ -11,7 +11,7 @@ import pytest
 
 from tests.e2e import test_browser
 from tests.e2e.conftest import CHROMIUM, DESKTOP, PHONE, SKIP_REASON, shot
-from tests.e2e.test_browser import ADMIN, CUSTOMER, idp_sign_in, idp_user_text, sign_in
+from tests.e2e.test_browser import ADMIN, CUSTOMER, TELLER, idp_sign_in, idp_user_text, sign_in
 from tests.fixtures.stack import wait_until
 
 pytestmark = [
@@ -126,3 +126,36 @@ def test_staff_find_people_sessions_and_resolve_a_conflict(stack, new_page, rest
         timeout=10,
         message="the kept edit reached the provider",
     )
+
+
+def test_a_customer_signs_out_another_session_from_the_sessions_page(stack, new_page):
+    phone = new_page(viewport=PHONE)
+    sign_in(phone, stack, TELLER)
+    laptop = new_page()
+    sign_in(laptop, stack, TELLER)
+    desk = new_page()
+    sign_in(desk, stack, TELLER)
+    for page, scenario in ((desk, "sessions-desktop"), (phone, "sessions-phone")):
+        page.goto(f"{stack.url}/auth/sessions/")
+        page.locator(".oauthbff-session.is-current").wait_for()
+        zone = page.locator("[data-local-zone]").inner_text()
+        assert "your time zone" in zone  # the script rewrote the times into the browser's zone
+        check(page, scenario, "01-sessions")
+    entries = phone.locator(".oauthbff-session")
+    assert entries.count() >= 2
+    for index in range(entries.count()):
+        height = entries.nth(index).bounding_box()["height"]
+        assert height < 120, f"a session takes {height:.0f}px (over four short lines) on a phone"
+
+    others = desk.locator(".oauthbff-session:not(.is-current)")
+    before = others.count()
+    others.first.get_by_role("button").click()
+    desk.locator(".messages", has_text="Signed out that session.").wait_for()
+    assert desk.locator(".oauthbff-session:not(.is-current)").count() == before - 1
+    check(desk, "sessions-desktop", "02-signed-out-one")
+    desk.get_by_role("button", name="Sign out all other sessions").click()
+    desk.locator(".messages", has_text="other session").wait_for()
+    assert phone.request.get(f"{stack.url}/auth/user/").status == 401
+    assert laptop.request.get(f"{stack.url}/auth/user/").status == 401
+    assert desk.request.get(f"{stack.url}/auth/user/").status == 200
+    check(desk, "sessions-desktop", "03-signed-out-others")
