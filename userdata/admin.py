@@ -48,6 +48,11 @@ def when(value):
     return f"{text} (in {timesince(now, value, depth=1)})"
 
 
+def short_when(value):
+    """A time in a list column: "1 Dec, 09:12 UTC"."""
+    return "—" if value is None else date_format(timezone.localtime(value), "j M, H:i T")
+
+
 def provider_version(version):
     """The provider's version of a copy in words: its time when it is one, else its number."""
     if version is None:
@@ -160,8 +165,8 @@ class UserDataAdmin(LabelledAdminMixin, admin.ModelAdmin):
     list_display = (
         "display_email",
         "sync_state_label",
-        "last_pulled",
-        "last_pushed",
+        "listed_pulled",
+        "listed_pushed",
         "short_error",
     )
     list_filter = (SyncStateFilter,)
@@ -208,6 +213,19 @@ class UserDataAdmin(LabelledAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a row that holds an unsent edit or an open conflict would lose what the
+        # person typed; such a row is resolved or pushed first.
+        if obj is not None and (obj.pending or obj.has_conflict):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        # The bulk delete cannot tell rows with unsent edits apart; see has_delete_permission.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.resolve_view)
@@ -330,6 +348,14 @@ class UserDataAdmin(LabelledAdminMixin, admin.ModelAdmin):
     @admin.display(description="last sent to the provider", ordering="pushed_at")
     def last_pushed(self, obj):
         return when(obj.pushed_at)
+
+    @admin.display(description="last read", ordering="pulled_at")
+    def listed_pulled(self, obj):
+        return short_when(obj.pulled_at)
+
+    @admin.display(description="last sent", ordering="pushed_at")
+    def listed_pushed(self, obj):
+        return short_when(obj.pushed_at)
 
     @admin.display(description="waiting to be sent")
     def waiting(self, obj):

@@ -101,6 +101,8 @@ def test_staff_find_people_sessions_and_resolve_a_conflict(stack, new_page, rest
         check(page, scenario, "04-sessions")
 
         page.goto(f"{stack.url}/admin/userdata/userdata/")
+        if viewport is DESKTOP:
+            assert_columns_fit(page)
         check(page, scenario, "05-user-data")
 
     page.set_viewport_size(DESKTOP)
@@ -111,6 +113,7 @@ def test_staff_find_people_sessions_and_resolve_a_conflict(stack, new_page, rest
     assert diff.locator("mark", has_text="Typed").count() >= 1
     assert diff.locator("mark", has_text="Changed").count() >= 1
     assert page.locator("input[name=_save]").count() == 0
+    assert page.locator("a.deletelink").count() == 0  # an unsent edit cannot be deleted
     check(page, "staff-desktop", "06-conflict")
     page.set_viewport_size(PHONE)
     check(page, "staff-phone", "06-conflict")

@@ -187,7 +187,7 @@ def test_list_names_people_and_labels_filters_in_words(staff, rows):
     html = staff.get(URL).content.decode()
     for label in ("Waiting to be sent", "Conflict to resolve", "Last sync failed"):
         assert label in html
-    assert "last read from the provider" in html.lower()
+    assert "last read" in html.lower() and "last sent" in html.lower()
 
 
 def test_a_stale_error_is_cleared_by_the_next_successful_pull(rows, memory_store):
@@ -202,3 +202,15 @@ def test_a_stale_error_is_cleared_by_the_next_successful_pull(rows, memory_store
     for row in (ok, broken):
         row.refresh_from_db()
         assert row.last_error == "" and row.sync_state.label == "Synced"
+
+
+def test_a_row_with_an_unsent_edit_or_a_conflict_cannot_be_deleted(staff, rows):
+    ok, conflict, _ = rows
+    assert (
+        f"{URL}{conflict.pk}/delete/"
+        not in staff.get(f"{URL}{conflict.pk}/change/").content.decode()
+    )
+    assert staff.post(f"{URL}{conflict.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert UserData.objects.filter(pk=conflict.pk).exists()
+    assert "delete_selected" not in staff.get(URL).content.decode()
+    assert f"{URL}{ok.pk}/delete/" in staff.get(f"{URL}{ok.pk}/change/").content.decode()
