@@ -27,7 +27,7 @@ from django.utils.translation import ngettext
 from oauthbff.admin import LabelledAdminMixin, person_label
 
 from . import conflicts, pull, push
-from .models import SyncEvent, UserData
+from .models import UserData
 
 HISTORY_PER_PAGE = 20
 # Provider versions that are epoch milliseconds (FusionAuth's lastUpdateInstant) fall in here.
