@@ -194,12 +194,12 @@ def test_list_names_people_and_labels_filters_in_words(staff, rows):
 def test_a_stale_error_is_cleared_by_the_next_successful_pull(rows, memory_store):
     ok, _, broken = rows
     memory_store.down = True
-    assert sync.pull(ok) == "error"
+    assert pull.pull(ok) == "error"
     ok.refresh_from_db()
     assert "unreachable" in ok.last_error
     memory_store.down = False
     memory_store.set("s-err", {"userData": "back"})
-    sync.pull_all()
+    pull.pull_all()
     for row in (ok, broken):
         row.refresh_from_db()
         assert row.last_error == "" and row.sync_state.label == "Synced"
