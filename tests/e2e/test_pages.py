@@ -183,6 +183,7 @@ def test_every_page_is_accessible_and_fits_a_phone(production_bff, new_page):
                 "#userdata-form input[name=csrfmiddlewaretoken]"
             ).first.input_value(),
             "userData": "Saved without JavaScript",
+            "version": page.locator("#userdata-form input[name=version]").first.input_value(),
         },
     )
     assert page.locator(".messages li").count() == 1, "the no-JS save shows a flash message"
