@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
 CHROMIUM = "/usr/bin/chromium"
+NODEOP = ROOT / "tests" / "nodeop"
 
 
 def say(message):
@@ -287,6 +288,23 @@ def ensure_browser():
         )
 
 
+def ensure_nodeop():
+    """The certified provider the tests start (node-oidc-provider): `npm ci` when the lock is newer
+    than the install. Without npm those tests skip (CI installs it and fails instead)."""
+    npm = shutil.which("npm")
+    installed = NODEOP / "node_modules" / ".package-lock.json"
+    lock = NODEOP / "package-lock.json"
+    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    if not npm:
+        say("npm is not installed: the node-oidc-provider tests will be skipped")
+        return
+    say("installing node-oidc-provider for the tests (npm ci)")
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODEOP, check=True
+    )
+
+
 def manage(args):
     """Any manage.py command with the demo's environment (DEBUG and the demo values by default)."""
     ensure_venv("requirements.txt")
@@ -300,6 +318,7 @@ def manage(args):
 def test(args):
     ensure_venv("requirements-test.txt")
     ensure_browser()
+    ensure_nodeop()
     result = subprocess.run([str(PY), "-m", "pytest", *args.pytest_args], cwd=ROOT, env=dev_env())
     sys.exit(result.returncode)
 

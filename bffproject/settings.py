@@ -214,11 +214,22 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"] if not SECURE_HSTS_PRELOAD else []
 
 # --- oauthbff: the OpenID Connect relying party --------------------------------------------------
 OAUTHBFF = {
-    "ISSUER": _setting("OIDC_ISSUER", demo=_DEMO.get("issuer")).rstrip("/"),
+    # Exactly as the provider announces it, trailing "/" included (Auth0's has one).
+    "ISSUER": _setting("OIDC_ISSUER", demo=_DEMO.get("issuer")),
     "CLIENT_ID": _setting("OIDC_CLIENT_ID", demo=_DEMO.get("applicationId")),
-    "CLIENT_SECRET": _setting("OIDC_CLIENT_SECRET", demo=_DEMO.get("clientSecret"), secret=True),
+    # No secret with private_key_jwt: the client's private key authenticates it.
+    "CLIENT_SECRET": _setting(
+        "OIDC_CLIENT_SECRET",
+        demo=_DEMO.get("clientSecret"),
+        secret=True,
+        required=env.str("OIDC_TOKEN_AUTH_METHOD", default="") != "private_key_jwt",
+    ),
     "SCOPES": env.str("OIDC_SCOPES", default="openid profile email offline_access"),
     "TOKEN_AUTH_METHOD": env.str("OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic"),
+    "CLIENT_PRIVATE_KEY_FILE": env.list("OIDC_CLIENT_PRIVATE_KEY_FILE", default=[]),
+    "PAR": env.str("OIDC_PAR", default="auto"),
+    "DPOP": env.bool("OIDC_DPOP", default=False),
+    "PROFILE": env.str("OIDC_PROFILE", default=""),
     "ALLOWED_ALGORITHMS": env.list("OIDC_ALLOWED_ALGORITHMS", default=["RS256", "ES256", "PS256"]),
     "API_AUDIENCE": env.list("OIDC_API_AUDIENCE", default=[]),
     "STAFF_ROLES": env.list("OIDC_STAFF_ROLES", default=["admin"]),
@@ -386,7 +397,7 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "ops.logging.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },

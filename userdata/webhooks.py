@@ -1,4 +1,5 @@
-"""FusionAuth webhooks: verify the signature over the raw body, de-duplicate, apply to the mirror."""
+"""FusionAuth webhooks: verify the signature over the raw body, refuse what is too old or cannot be
+kept, de-duplicate, apply to the mirror."""
 
 import base64
 import hashlib
@@ -54,7 +55,12 @@ class WebhookMalformed(Exception):
 
 
 def verify_signature(body, token, secret):
-    """Check the HMAC-signed JWT and that its `request_body_sha256` is the hash of `body`."""
+    """Check the HMAC-signed JWT and that its `request_body_sha256` is the hash of `body`.
+
+    RFC 7518 section 3.2: an HMAC key MUST be at least as long as the hash, so a token whose
+    algorithm wants a longer key than the secret (HS512 and a 40-byte secret) is refused before its
+    signature is checked, and the reason is logged for the operator (the sender only sees 401).
+    """
     if not secret:
         raise WebhookRejected("Webhook signing is not configured.")
     if not token:
@@ -64,8 +70,15 @@ def verify_signature(body, token, secret):
             token,
             secret,
             algorithms=HMAC_ALGORITHMS,
-            options={"require": ["request_body_sha256"], "verify_aud": False},
+            options={
+                "require": ["request_body_sha256"],
+                "verify_aud": False,
+                "enforce_minimum_key_length": True,
+            },
         )
+    except jwt.InvalidKeyError as exc:
+        logger.warning("userdata: refused a webhook: %s", exc)
+        raise WebhookRejected("Invalid signature.") from exc
     except jwt.PyJWTError as exc:
         raise WebhookRejected("Invalid signature.") from exc
     claimed = claims.get("request_body_sha256")

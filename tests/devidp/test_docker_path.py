@@ -36,9 +36,9 @@ def signed_event(secret):
     body = json.dumps(
         {
             "event": {
+                "createInstant": int(time.time() * 1000),
                 "id": str(uuid.uuid4()),
                 "type": "user.login.success",
-                "createInstant": int(time.time() * 1000),
                 "user": {"id": VARIABLES["customerUserId"]},
             }
         }
