@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """One entry point for a fresh machine with only Python 3.11: set up, start the demo, run the tests.
 
-    python3 dev.py start   # virtualenv, install, migrations, demo data; runs the dev IdP and the BFF
+    python3 dev.py start   # virtualenv, install, migrations, demo data; runs the dev IdP, the BFF,
+                           # and a Celery worker and beat (the sync work) on a serverless broker
     python3 dev.py test    # virtualenv with test packages, a browser for the end-to-end tests; pytest
     python3 dev.py manage syncuserdata status   # any manage.py command, with the demo's settings
 
@@ -197,6 +198,18 @@ def start(args):
     )
     children.append(bff)
     started(f"{bff_url}/", bff)
+    if not args.no_worker:
+        celery = start_celery(env)
+        children.extend(celery)
+        time.sleep(1.0)
+        for name, child in zip(("worker", "beat"), celery, strict=True):
+            if child.poll() is not None:
+                print(
+                    f"error: the Celery {name} exited with status {child.returncode}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                stop(code=1)
     idp_line = (
         f"The identity provider:      {issuer} (OIDC_ISSUER)"
         if args.no_idp or issuer != idp_url
@@ -208,6 +221,7 @@ def start(args):
   {idp_line}
   Sign in as customer@example.com, teller@example.com or admin@example.com, password "password".
   Staff (admin@example.com) can open {bff_url}/admin/ through the IdP.
+  {celery_line(env, args)}
   Press Ctrl-C to stop.
 """,
         flush=True,
@@ -231,6 +245,32 @@ def start(args):
         time.sleep(0.5)
     print(f"error: the BFF exited with status {bff.returncode}", file=sys.stderr, flush=True)
     stop(code=1)
+
+
+def start_celery(env):
+    """A Celery worker and beat beside the BFF: they push saved edits to the IdP, retry, sweep.
+
+    The broker is CELERY_BROKER_URL, else REDIS_URL, else kombu's filesystem transport in
+    var/celery/ (needs no server; one machine only).
+    """
+    common = [str(PY), "-m", "celery", "-A", "bffproject"]
+    worker = subprocess.Popen(
+        [*common, "worker", "--pool", "threads", "--concurrency", "4", "--loglevel", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    beat = subprocess.Popen(
+        [*common, "beat", "--loglevel", "WARNING"], cwd=ROOT, env=env, start_new_session=True
+    )
+    return [worker, beat]
+
+
+def celery_line(env, args):
+    if args.no_worker:
+        return "Celery:                      not started (--no-worker); edits wait until one runs"
+    broker = env.get("CELERY_BROKER_URL") or env.get("REDIS_URL") or "filesystem (var/celery/)"
+    return f"Celery worker and beat:      broker {broker}"
 
 
 def ensure_browser():
@@ -300,6 +340,11 @@ def main():
         "--no-idp",
         action="store_true",
         help="start only the BFF (for a real FusionAuth or another provider set by OIDC_ISSUER)",
+    )
+    start_cmd.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not start the Celery worker and beat (run them yourself: see the README)",
     )
     start_cmd.set_defaults(handler=start)
     test_cmd = commands.add_parser("test", help="set up and run the whole test suite")

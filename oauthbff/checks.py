@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from oauthbff.backends import OIDCBackend
@@ -154,7 +155,34 @@ def check_oauthbff_settings(app_configs, **kwargs):
             )
         )
     errors.extend(_check_select_related())
+    errors.extend(_check_url_lists())
     return errors
+
+
+def _check_url_lists():
+    """EXEMPT_URLS and JSON_PATH_PREFIXES are lists; an exempt URL name must exist in the URL conf
+    (a typo would leave the view behind the refresh middleware without a word)."""
+    messages = []
+    for name in ("EXEMPT_URLS", "JSON_PATH_PREFIXES"):
+        value = getattr(oauthbff_settings, name)
+        if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+            messages.append(_error(f"OAUTHBFF[{name!r}] must be a list of strings.", 18))
+    if messages:
+        return messages
+    for name in oauthbff_settings.EXEMPT_URLS:
+        if name.startswith("/"):
+            continue
+        try:
+            reverse(name)
+        except NoReverseMatch:
+            messages.append(
+                Warning(
+                    f"OAUTHBFF['EXEMPT_URLS'] names {name!r}, which is no URL name here (or needs "
+                    "arguments); write a path starting with '/' for those.",
+                    id="oauthbff.W003",
+                )
+            )
+    return messages
 
 
 @register()

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from oauthbff.backends import first_oidc_backend
+from oauthbff.backends import OIDCBackend, first_oidc_backend
 from oauthbff.conf import oauthbff_settings
 from oauthbff.crypto import decrypt, encrypt
 from oauthbff.exceptions import (
@@ -175,7 +175,7 @@ def signed_in_backend(request):
     path = session.get(BACKEND_SESSION_KEY) if session is not None else None
     if path:
         backend = load_backend(path)
-        if hasattr(backend, "update_user") and hasattr(backend, "roles_mapper"):
+        if isinstance(backend, OIDCBackend):
             return backend
     return first_oidc_backend()
 

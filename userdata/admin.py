@@ -5,7 +5,7 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from . import sync
+from . import conflicts, pull, push
 from .models import SyncEvent, UserData
 
 
@@ -26,7 +26,7 @@ class SyncStateFilter(admin.SimpleListFilter):
         if value == "pending":
             return queryset.filter(pending=True)
         if value == "conflict":
-            return queryset.filter(conflict_at__isnull=False)
+            return queryset.conflicted()
         if value == "error":
             return queryset.exclude(last_error="")
         if value == "not_registered":
@@ -129,11 +129,11 @@ class UserDataAdmin(admin.ModelAdmin):
 
     @admin.action(description="Pull now from the IdP", permissions=["change"])
     def pull_now(self, request, queryset):
-        self._report(request, "Pulled", [sync.pull(row) for row in queryset])
+        self._report(request, "Pulled", [pull.pull(row) for row in queryset])
 
     @admin.action(description="Push now to the IdP", permissions=["change"])
     def push_now(self, request, queryset):
-        self._report(request, "Pushed", [sync.push(row) for row in queryset])
+        self._report(request, "Pushed", [push.push(row) for row in queryset])
 
     @admin.action(description="Resolve conflict: keep the local edit", permissions=["change"])
     def keep_local(self, request, queryset):
@@ -144,9 +144,9 @@ class UserDataAdmin(admin.ModelAdmin):
         self._resolve(request, queryset, "remote")
 
     def _resolve(self, request, queryset, keep):
-        rows = list(queryset.filter(conflict_at__isnull=False))
+        rows = list(queryset.conflicted())
         for row in rows:
-            sync.resolve_conflict(row, keep, actor=request.user.get_username())
+            conflicts.resolve_conflict(row, keep, actor=request.user.get_username())
         self.message_user(request, f"Resolved {len(rows)} conflict(s).", messages.SUCCESS)
 
     def _report(self, request, verb, outcomes):
