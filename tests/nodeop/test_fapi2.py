@@ -20,6 +20,7 @@ from oauthbff.crypto import decrypt
 from oauthbff.dpop import InvalidProof, verify_proof
 from oauthbff.keys import assertion_params, load_keys
 from oauthbff.models import OIDCSession
+from oauthbff.oidc_client import introspect
 from oauthbff.provider import reset_providers
 from oauthbff.sessions import session_dpop_key
 from tests.nodeop.conftest import AFTER_LOGOUT
@@ -168,8 +169,12 @@ def test_sign_in_refresh_and_rp_initiated_logout(bff_fapi):
     row.refresh_from_db()
     assert decrypt(row.refresh_token) != first_refresh
     assert session_dpop_key(row).thumbprint == key.thumbprint  # the same key all session long
+    refresh_token = decrypt(row.refresh_token)
+    assert introspect(refresh_token)["active"] is True
     logout = client.post("/auth/logout/")
     assert logout.status_code == 302
+    # Revoked by the BFF (with a DPoP proof and a client assertion) before the provider's logout.
+    assert introspect(refresh_token)["active"] is False
     landing = bff_fapi.confirm_logout(logout["Location"], browser=browser)
     assert landing.startswith(AFTER_LOGOUT)
     assert client.get("/auth/user/").status_code == 401
