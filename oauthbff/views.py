@@ -7,8 +7,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timesince import timesince
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
@@ -30,9 +33,10 @@ from oauthbff.callback import (
     failure_for,
 )
 from oauthbff.conf import oauthbff_settings
+from oauthbff.devices import describe
 from oauthbff.exceptions import InvalidToken, ProviderError, RefreshUnavailable, SessionExpired
 from oauthbff.keys import KeyFileError, client_keys, key_paths, public_jwks
-from oauthbff.logout import backchannel_logout, end_other_sessions, sign_out
+from oauthbff.logout import backchannel_logout, end_other_session, end_other_sessions, sign_out
 from oauthbff.models import OIDCSession
 from oauthbff.par import pushed_authorization_url, uses_par
 from oauthbff.provider import get_provider
@@ -210,24 +214,51 @@ def backchannel_logout_view(request):
     return response
 
 
+def _ago(moment):
+    seconds = (timezone.now() - moment).total_seconds()
+    return "just now" if seconds < 60 else f"{timesince(moment, depth=1)} ago"
+
+
 @never_cache
 @login_required
 def sessions_view(request):
-    """The user's own sessions; POST signs out all the others."""
+    """The user's own sessions, each with its device, address and times; POST signs out one of
+    the others (``session``) or all of them (``action=end_others``)."""
     if request.method == "POST":
-        ended = end_other_sessions(request)
-        messages.success(request, f"Signed out {ended} other session(s).")
+        if request.POST.get("action") == "end_others":
+            ended = end_other_sessions(request)
+            if ended:
+                messages.success(
+                    request,
+                    ngettext(
+                        "Signed out %(count)d other session.",
+                        "Signed out %(count)d other sessions.",
+                        ended,
+                    )
+                    % {"count": ended},
+                )
+            else:
+                messages.info(request, "You had no other session to sign out.")
+        elif end_other_session(request, request.POST.get("session")):
+            messages.success(request, "Signed out that session.")
+        else:
+            messages.error(request, "That session was already signed out, or is not yours.")
         return redirect("oauthbff:sessions")
     row = current_session(request)
-    sessions = list(OIDCSession.objects.active().filter(user=request.user))
+    sessions = [
+        {
+            "row": session,
+            "device": describe(session.user_agent),
+            "current": row is not None and session.pk == row.pk,
+            "last_used": _ago(session.last_used_at),
+        }
+        for session in OIDCSession.objects.active().filter(user=request.user)
+    ]
+    sessions.sort(key=lambda item: not item["current"])  # this one first, then by last use
     return render(
         request,
         "oauthbff/sessions.html",
-        {
-            "sessions": sessions,
-            "current_pk": row.pk if row else None,
-            "others": [s for s in sessions if not row or s.pk != row.pk],
-        },
+        {"sessions": sessions, "others": [s for s in sessions if not s["current"]]},
     )
 
 

@@ -146,9 +146,11 @@ def apply_page(page, *, issuer, dry_run=False):
                 counts["changed"] += 1
                 continue
             was = (row.data, row.remote_version, row.registered, row.email, row.has_conflict)
+            had_error = row.last_error
             outcome, row_events = apply_remote(row, remote, source=SyncEvent.Kind.PULL, now=now)
             counts[outcome] += 1
-            if (row.data, row.remote_version, row.registered, row.email, row.has_conflict) != was:
+            now_is = (row.data, row.remote_version, row.registered, row.email, row.has_conflict)
+            if now_is != was or row.last_error != had_error:
                 changed_rows.append(row)
                 events.extend(row_events)
             else:

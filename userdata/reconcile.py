@@ -69,6 +69,9 @@ def apply_remote(row, remote, *, source, now=None):
         return "unchanged", events  # an older copy (a late webhook): versions only move forward
     if source != "push":
         row.pulled_at = now
+    if not row.pending and row.last_error:
+        # The provider answered and nothing waits to be retried: an earlier failure is stale.
+        row.last_error = ""
     if remote.email and remote.email != row.email:
         row.email = remote.email
     if not row.registered:
