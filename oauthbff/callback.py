@@ -75,7 +75,10 @@ def check_authorization_response(request):
         )
     provider = get_provider()
     iss = request.GET.get("iss")
-    iss_required = provider.metadata.get("authorization_response_iss_parameter_supported")
+    # RFC 9207 §2.4: required when the provider says it sends one, and always under FAPI 2.0.
+    iss_required = provider.metadata.get("authorization_response_iss_parameter_supported") or (
+        str(oauthbff_settings.PROFILE).lower() == "fapi2"
+    )
     if (iss is not None and iss != provider.issuer) or (iss is None and iss_required):
         pop_state(request, state)
         raise SignInFailed(

@@ -46,6 +46,9 @@ DEFAULTS = {
     "STATE_MAX_AGE": 600,
     "USE_PKCE": True,
     "USE_NONCE": True,
+    # The API the access token is for, as Auth0's "audience" authorization parameter (its access
+    # token is otherwise opaque and good only for userinfo); empty: none sent.
+    "AUDIENCE": "",
     # Pushed authorization requests (RFC 9126): "auto" pushes whenever the provider offers them,
     # "true" requires them (no sign-in without), "false" never pushes.
     "PAR": "auto",

@@ -74,6 +74,8 @@ class LoginView(OIDCAuthenticationRequestView):
         login_hint = request.GET.get("login_hint", "")
         if login_hint and len(login_hint) <= 255:
             params["login_hint"] = login_hint
+        if oauthbff_settings.AUDIENCE:
+            params["audience"] = oauthbff_settings.AUDIENCE
         return params
 
     def get(self, request):

@@ -127,3 +127,13 @@ def test_the_discovery_check_names_what_the_fapi2_profile_misses(settings):
             messages = check_discovery(None)
         assert sorted(m.id for m in messages) == expected
         assert all("\n" not in m.msg for m in messages)
+
+
+def test_the_audience_goes_with_the_authorization_request_pushed_or_not(client, par_op, settings):
+    """OIDC_AUDIENCE is Auth0's ``audience``: the API the access token is to be for."""
+    configure(settings, AUDIENCE="https://api.changebank.test")
+    client.get("/auth/login/")
+    assert par_op.pushed[-1]["form"]["audience"] == "https://api.changebank.test"
+    configure(settings, PAR="false")
+    params = authorize_params(client.get("/auth/login/")["Location"])
+    assert params["audience"] == "https://api.changebank.test"
