@@ -15,7 +15,26 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+# Every problem found while reading the environment; start-up names them all at once (at the end of
+# this file) instead of one per run.
+_PROBLEMS = []
+_MISSING = []
+
+
+class _Env(environ.Env):
+    """django-environ's reader; a value that does not parse (SESSION_COOKIE_AGE=abc) is one more
+    problem in the start-up line, not a traceback, and reading goes on with the default."""
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        try:
+            return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+        except (ValueError, TypeError):
+            kind = {int: "a whole number", float: "a number"}.get(cast, "a valid value")
+            _PROBLEMS.append(f"{var} must be {kind}")
+            return None if default is environ.Env.NOTSET else default
+
+
+env = _Env()
 _env_file = Path(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
 if _env_file.is_file():
     environ.Env.read_env(_env_file, overwrite=False)
@@ -34,10 +53,6 @@ def _kickstart_variables():
 
 _KICKSTART = _kickstart_variables()
 _DEMO = _KICKSTART if DEBUG else {}
-# Every problem found while reading the environment; start-up names them all at once (at the end of
-# this file) instead of one per run.
-_PROBLEMS = []
-_MISSING = []
 # Secrets that fell back to the public demo values (DEBUG only): a system check warns about them.
 DEMO_SECRET_FALLBACKS = []
 

@@ -110,6 +110,19 @@ def test_start_up_names_every_missing_variable_at_once():
     assert "are not set" in lines[0] and "USERDATA_STORE must be one of" in lines[0]
 
 
+@pytest.mark.smoke
+def test_a_value_that_does_not_parse_is_named_with_the_others():
+    result = manage(
+        "check", SESSION_COOKIE_AGE="eight hours", OIDC_HTTP_TIMEOUT="fast", SECRET_KEY=None
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "SECRET_KEY is not set" in lines[0]
+    assert "SESSION_COOKIE_AGE must be a whole number" in lines[0]
+    assert "OIDC_HTTP_TIMEOUT must be a number" in lines[0]
+
+
 DEMO = json.loads((ROOT / "kickstart" / "kickstart.json").read_text())["variables"]
 
 
