@@ -9,7 +9,8 @@ successfully" and be undone at the next sign-in or token refresh.
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -31,6 +32,11 @@ PROVIDER_OWNS = (
 )
 PEOPLE_COME_FROM_THE_PROVIDER = (
     "People are added at the identity provider; they appear here after their first sign-in."
+)
+GROUPS_ARE_ROLES = (
+    "Each group is a role at the identity provider, created here at the first sign-in with that "
+    "role; its members follow the provider at every sign-in and token refresh. Give a group the "
+    "permissions its role needs here. Its name is the role's: rename the role at the provider."
 )
 
 # Why a session ended, as staff read it (the codes are what ``end_session`` is given).
@@ -315,7 +321,7 @@ class ProviderUserAdmin(LabelledAdminMixin, UserAdmin):
     next sign-in would create them again). Nobody is added here: sign-in creates people.
     """
 
-    change_list_template = "admin/oauthbff/provider_user_change_list.html"
+    change_list_template = "admin/oauthbff/noted_change_list.html"
     list_display = ("person", "signs_in", "is_staff", "is_active", "last_login")
     list_display_links = ("person",)
     list_filter = (SignsInFilter, "is_staff", "is_superuser", "is_active", "groups")
@@ -427,6 +433,36 @@ class ProviderUserAdmin(LabelledAdminMixin, UserAdmin):
             return "None"
         return format_html_join(", ", "{}", ((name,) for name in names))
 
+
+class ProviderGroupAdmin(GroupAdmin):
+    """Django's GroupAdmin where groups are the provider's roles: the name is read-only (a renamed
+    group no longer matches its role, and the next sign-in makes a new one); permissions are
+    what staff set here. A plain multiple select replaces the two-box widget, whose icons fail
+    axe-core's aria-prohibited-attr."""
+
+    change_list_template = "admin/oauthbff/noted_change_list.html"
+    change_form_template = "admin/oauthbff/labelled_change_form.html"
+    fields = ("name", "permissions")
+    filter_horizontal = ()
+
+    class Media:
+        css = {"all": ["oauthbff/admin.css"]}
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("name",) if obj is not None else ()
+
+    def changelist_view(self, request, extra_context=None):
+        context = {"changelist_note": GROUPS_ARE_ROLES, **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {"form_note": GROUPS_ARE_ROLES, **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
+
+if admin.site.is_registered(Group) and type(admin.site.get_model_admin(Group)) is GroupAdmin:
+    admin.site.unregister(Group)
+    admin.site.register(Group, ProviderGroupAdmin)
 
 User = get_user_model()
 # Only Django's own User with Django's own UserAdmin is replaced; a project with a custom user

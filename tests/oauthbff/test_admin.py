@@ -212,3 +212,19 @@ def test_history_names_the_person(signed_in):
     assert ada.username not in history
     index = staff.get("/admin/").content.decode()
     assert "Ada Lovelace (ada@example.com)" in index  # recent actions
+
+
+def test_groups_are_the_providers_roles(signed_in):
+    from django.contrib.auth.models import Group
+
+    _, staff, ada = signed_in
+    listing = staff.get("/admin/auth/group/").content.decode()
+    assert "Each group is a role at the identity provider" in listing
+    group = Group.objects.get(name="customer")
+    url = f"/admin/auth/group/{group.pk}/change/"
+    page = staff.get(url).content.decode()
+    assert 'name="name"' not in page and "rename the role at the provider" in page
+    staff.post(url, {"name": "renamed", "permissions": []})
+    group.refresh_from_db()
+    assert group.name == "customer"
+    assert ada.groups.filter(name="customer").exists()
