@@ -8,6 +8,7 @@ successfully" and be undone at the next sign-in or token refresh.
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
@@ -23,7 +24,7 @@ from django.utils.translation import ngettext
 
 from oauthbff.devices import describe
 from oauthbff.models import OIDCIdentity, OIDCSession
-from oauthbff.sessions import end_session
+from oauthbff.sessions import end_session, end_sessions
 
 PROVIDER_OWNS = (
     "This person signs in through the identity provider, which owns their e-mail address, name, "
@@ -347,7 +348,8 @@ class ProviderUserAdmin(LabelledAdminMixin, UserAdmin):
         (
             "Managed here",
             {
-                "description": "Deactivating blocks this person's sign-in to this site only. "
+                "description": "Deactivating signs this person out of this site and refuses "
+                "their next sign-in here (not at the provider). "
                 "What staff may do comes with their groups: give a group permissions under "
                 "Groups, and everyone with that role at the provider has them.",
                 "fields": ("is_active",),
@@ -395,12 +397,29 @@ class ProviderUserAdmin(LabelledAdminMixin, UserAdmin):
         actions.pop("delete_selected", None)
         return actions
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            # A deactivated person's open sessions end now, not at their next token refresh.
+            ended = end_sessions(OIDCSession.objects.filter(user=obj), "revoked", revoke=True)
+            if ended:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "Signed %(person)s out of %(count)d session.",
+                        "Signed %(person)s out of %(count)d sessions.",
+                        ended,
+                    )
+                    % {"person": person_label(obj), "count": ended},
+                    messages.SUCCESS,
+                )
+
     def changelist_view(self, request, extra_context=None):
         context = {"changelist_note": PEOPLE_COME_FROM_THE_PROVIDER, **(extra_context or {})}
         return super().changelist_view(request, context)
 
     def user_change_password(self, request, id, form_url=""):
-        user = self.get_object(request, id)
+        user = self.get_object(request, unquote(id))
         if is_provider_owned(user):
             self.message_user(
                 request,
