@@ -64,6 +64,20 @@ def person_label(user):
     return name or email or user.get_username()
 
 
+def when(value):
+    """A time as staff read it: "1 Dec 2026, 09:12 UTC (3 minutes ago)"; "—" when never."""
+    if value is None:
+        return "—"
+    local = timezone.localtime(value)
+    text = date_format(local, "j M Y, H:i T")
+    now = timezone.now()
+    if abs((now - value).total_seconds()) < 60:
+        return f"{text} (just now)"
+    if value <= now:
+        return f"{text} ({timesince(value, now, depth=1)} ago)"
+    return f"{text} (in {timesince(now, value, depth=1)})"
+
+
 def is_provider_owned(user):
     """True when the user signs in through the provider (has an ``OIDCIdentity``)."""
     if user is None or user.pk is None:
@@ -157,8 +171,8 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
     search_fields = ("user__email", "user__first_name", "user__last_name", "ip_address", "sid")
     date_hierarchy = "created_at"
     fieldsets = (
-        (None, {"fields": ("person", "device", "ip_address", "user_agent")}),
-        ("When", {"fields": ("created_at", "last_used_at", "access_expires_at", "state")}),
+        (None, {"fields": ("person", "device", "address", "agent")}),
+        ("When", {"fields": ("signed_in_at", "used_at", "access_renews", "state")}),
         (
             "At the identity provider",
             {
@@ -170,11 +184,11 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
     readonly_fields = (
         "person",
         "device",
-        "ip_address",
-        "user_agent",
-        "created_at",
-        "last_used_at",
-        "access_expires_at",
+        "address",
+        "agent",
+        "signed_in_at",
+        "used_at",
+        "access_renews",
         "state",
         "issuer",
         "subject",
@@ -239,6 +253,28 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
     @admin.display(description="device and browser")
     def device(self, obj):
         return describe(obj.user_agent).label
+
+    @admin.display(description="IP address")
+    def address(self, obj):
+        return obj.ip_address or "Unknown"
+
+    @admin.display(description="signed in")
+    def signed_in_at(self, obj):
+        return when(obj.created_at)
+
+    @admin.display(description="last used")
+    def used_at(self, obj):
+        return when(obj.last_used_at)
+
+    @admin.display(description="access token valid until")
+    def access_renews(self, obj):
+        if not obj.is_active or obj.access_expires_at is None:
+            return "—"
+        return when(obj.access_expires_at)
+
+    @admin.display(description="User-Agent header")
+    def agent(self, obj):
+        return obj.user_agent or "—"
 
     @admin.display(description="device and address")
     def device_and_address(self, obj):

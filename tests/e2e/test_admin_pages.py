@@ -105,6 +105,11 @@ def test_staff_find_people_sessions_and_resolve_a_conflict(stack, new_page, rest
         if viewport is DESKTOP:
             assert_columns_fit(page)
         check(page, scenario, "04-sessions")
+        page.locator("#result_list a", has_text=CUSTOMER).first.click()
+        page.wait_for_url(re.compile(r".*/admin/oauthbff/oidcsession/\d+/change/"))
+        assert page.get_by_role("button", name="Sign out this session").count() == 1
+        assert page.locator("a.deletelink").count() == 0
+        check(page, scenario, "04-session")
 
         page.goto(f"{stack.url}/admin/userdata/userdata/")
         if viewport is DESKTOP:
