@@ -76,7 +76,7 @@ def check_authorization_response(request):
     provider = get_provider()
     iss = request.GET.get("iss")
     iss_required = provider.metadata.get("authorization_response_iss_parameter_supported")
-    if (iss is not None and iss.rstrip("/") != provider.issuer) or (iss is None and iss_required):
+    if (iss is not None and iss != provider.issuer) or (iss is None and iss_required):
         pop_state(request, state)
         raise SignInFailed(
             "Sign-in failed", "The sign-in response came from an unexpected identity provider."
@@ -122,6 +122,7 @@ def complete_sign_in(request, user):
         result["claims"],
         result["access_claims"],
         roles=result["roles"],
+        dpop_key=result.get("dpop_key"),
     )
     user_signed_in.send(
         sender=OIDCSession,

@@ -35,8 +35,10 @@ from oauthbff.callback import (
 from oauthbff.conf import oauthbff_settings
 from oauthbff.devices import describe
 from oauthbff.exceptions import InvalidToken, ProviderError, RefreshUnavailable, SessionExpired
+from oauthbff.keys import KeyFileError, client_keys, key_paths, public_jwks
 from oauthbff.logout import backchannel_logout, end_other_session, end_other_sessions, sign_out
 from oauthbff.models import OIDCSession
+from oauthbff.par import pushed_authorization_url, uses_par
 from oauthbff.provider import get_provider
 from oauthbff.refresh import get_access_token
 from oauthbff.responses import error_page, json_error, login_url
@@ -49,7 +51,8 @@ PROMPT_VALUES = {"none", "login", "consent", "select_account", "create"}
 
 @method_decorator(never_cache, name="dispatch")
 class LoginView(OIDCAuthenticationRequestView):
-    """Starts the code flow with one-time state, nonce and PKCE S256."""
+    """Starts the code flow with one-time state, nonce and PKCE S256, pushed (RFC 9126) when PAR
+    applies."""
 
     def __init__(self, **kwargs):
         View.__init__(self, **kwargs)  # the parent would resolve endpoints here, before dispatch
@@ -75,7 +78,12 @@ class LoginView(OIDCAuthenticationRequestView):
 
     def get(self, request):
         try:
-            return super().get(request)
+            response = super().get(request)
+            provider = get_provider()
+            if uses_par(provider):
+                url = pushed_authorization_url(response["Location"], provider)
+                response = HttpResponseRedirect(url)
+            return response
         except ProviderError as exc:
             logger.warning("oauthbff: sign-in could not start: %s", exc)
             return error_page(request, *PROVIDER_DOWN, status=503)
@@ -265,3 +273,21 @@ def admin_login_view(request):
             return redirect(next_url)
         return render(request, "oauthbff/admin_denied.html", status=403)
     return redirect(login_url(next_url))
+
+
+@require_GET
+def jwks_view(request):
+    """This client's public keys (RFC 7517), for providers that read its ``jwks_uri`` to check
+    private_key_jwt assertions; 404 when it has none configured."""
+    if not key_paths(oauthbff_settings.CLIENT_PRIVATE_KEY_FILE):
+        return json_error("not_found", "This client publishes no keys.", status=404)
+    try:
+        keys = client_keys()
+    except KeyFileError as exc:
+        logger.error("oauthbff: %s", exc)
+        return json_error("temporarily_unavailable", "The keys cannot be read.", status=503)
+    return JsonResponse(
+        public_jwks(keys),
+        content_type="application/jwk-set+json",
+        headers={"Cache-Control": "public, max-age=300"},
+    )

@@ -25,7 +25,7 @@ from django.utils.translation import ngettext
 
 from oauthbff.admin import LabelledAdminMixin, person_label, when
 
-from . import sync
+from . import conflicts, pull, push
 from .models import UserData
 
 HISTORY_PER_PAGE = 20
@@ -132,7 +132,7 @@ class SyncStateFilter(admin.SimpleListFilter):
         if value == "pending":
             return queryset.filter(pending=True)
         if value == "conflict":
-            return queryset.filter(conflict_at__isnull=False)
+            return queryset.conflicted()
         if value == "error":
             return queryset.exclude(last_error="")
         if value == "not_registered":
@@ -272,7 +272,7 @@ class UserDataAdmin(LabelledAdminMixin, admin.ModelAdmin):
                 request, "This conflict was already resolved; nothing changed.", messages.WARNING
             )
             return HttpResponseRedirect(back)
-        sync.resolve_conflict(row, keep, actor=person_label(request.user))
+        conflicts.resolve_conflict(row, keep, actor=person_label(request.user))
         if keep == "local":
             text = f"Kept the local edit for {self.display_email(row)}; it is being sent to the provider."
         else:
@@ -361,11 +361,11 @@ class UserDataAdmin(LabelledAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Pull now from the provider", permissions=["change"])
     def pull_now(self, request, queryset):
-        self._report(request, "Pulled", [sync.pull(row) for row in queryset])
+        self._report(request, "Pulled", [pull.pull(row) for row in queryset])
 
     @admin.action(description="Push now to the provider", permissions=["change"])
     def push_now(self, request, queryset):
-        self._report(request, "Pushed", [sync.push(row) for row in queryset])
+        self._report(request, "Pushed", [push.push(row) for row in queryset])
 
     @admin.action(description="Resolve conflict: keep the local edit", permissions=["change"])
     def keep_local(self, request, queryset):
@@ -376,9 +376,9 @@ class UserDataAdmin(LabelledAdminMixin, admin.ModelAdmin):
         self._resolve(request, queryset, "remote")
 
     def _resolve(self, request, queryset, keep):
-        rows = list(queryset.filter(conflict_at__isnull=False))
+        rows = list(queryset.conflicted())
         for row in rows:
-            sync.resolve_conflict(row, keep, actor=person_label(request.user))
+            conflicts.resolve_conflict(row, keep, actor=person_label(request.user))
         self.message_user(
             request,
             ngettext("Resolved %(n)d conflict.", "Resolved %(n)d conflicts.", len(rows))

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from userdata import sync
+from userdata import mirror, pull
 from userdata.models import UserData
 
 pytestmark = pytest.mark.django_db
@@ -27,9 +27,9 @@ def rows(make_user, memory_store):
     user, conflict = make_user(
         "c@example.com", "s-c", {"userData": "base"}, remote_version=base.version
     )
-    sync.save_edit(user, "<script>local</script>")
+    mirror.save_edit(user, "<script>local</script>")
     memory_store.set("s-c", {"userData": "remote"})
-    sync.pull(conflict)
+    pull.pull(conflict)
     _, broken = make_user("err@example.com", "s-err", last_error="IdP answered HTTP 500.")
     return ok, UserData.objects.get(pk=conflict.pk), broken
 
@@ -53,9 +53,10 @@ def test_change_page_shows_both_versions_escaped_and_history(staff, rows):
     assert "Conflict: the IdP" in html
 
 
-def test_resolve_actions(staff, rows, memory_store):
+def test_resolve_actions(staff, rows, memory_store, django_capture_on_commit_callbacks):
     _, conflict, _ = rows
-    response = staff.post(URL, {"action": "keep_local", "_selected_action": [conflict.pk]})
+    with django_capture_on_commit_callbacks(execute=True):  # the push task, queued on commit
+        response = staff.post(URL, {"action": "keep_local", "_selected_action": [conflict.pk]})
     assert response.status_code == 302
     conflict.refresh_from_db()
     assert not conflict.has_conflict and not conflict.pending
@@ -193,12 +194,12 @@ def test_list_names_people_and_labels_filters_in_words(staff, rows):
 def test_a_stale_error_is_cleared_by_the_next_successful_pull(rows, memory_store):
     ok, _, broken = rows
     memory_store.down = True
-    assert sync.pull(ok) == "error"
+    assert pull.pull(ok) == "error"
     ok.refresh_from_db()
     assert "unreachable" in ok.last_error
     memory_store.down = False
     memory_store.set("s-err", {"userData": "back"})
-    sync.pull_all()
+    pull.pull_all()
     for row in (ok, broken):
         row.refresh_from_db()
         assert row.last_error == "" and row.sync_state.label == "Synced"
