@@ -363,6 +363,8 @@ class ProviderUserAdmin(LabelledAdminMixin, UserAdmin):
     list_display_links = ("person",)
     list_filter = (SignsInFilter, "is_staff", "is_superuser", "is_active", "groups")
     list_select_related = ("oidc_identity",)
+    # Plain multiple selects: the two-box widget's icons fail axe-core's aria-prohibited-attr.
+    filter_horizontal = ()
     search_fields = ("email", "first_name", "last_name", "oidc_identity__subject")
     ordering = ("email",)
     provider_fieldsets = (
