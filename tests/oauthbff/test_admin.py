@@ -204,6 +204,15 @@ def test_staff_sign_a_session_out_from_its_page_and_never_delete_it(signed_in, o
     assert customer.get("/auth/user/").status_code == 401
 
 
+def test_deactivating_a_person_signs_them_out(signed_in, op):
+    customer, staff, ada = signed_in
+    page = staff.post(f"/admin/auth/user/{ada.pk}/change/", {"is_active": ""}, follow=True)
+    assert "Signed Ada Lovelace (ada@example.com) out of 1 session." in page.content.decode()
+    assert customer.get("/auth/user/").status_code == 401
+    assert OIDCSession.objects.get(user=ada).end_reason == "revoked"
+    assert staff.get("/auth/user/").status_code == 200
+
+
 def test_history_names_the_person(signed_in):
     _, staff, ada = signed_in
     staff.post(f"/admin/auth/user/{ada.pk}/change/", {"is_active": ""})
@@ -212,3 +221,19 @@ def test_history_names_the_person(signed_in):
     assert ada.username not in history
     index = staff.get("/admin/").content.decode()
     assert "Ada Lovelace (ada@example.com)" in index  # recent actions
+
+
+def test_groups_are_the_providers_roles(signed_in):
+    from django.contrib.auth.models import Group
+
+    _, staff, ada = signed_in
+    listing = staff.get("/admin/auth/group/").content.decode()
+    assert "Each group is a role at the identity provider" in listing
+    group = Group.objects.get(name="customer")
+    url = f"/admin/auth/group/{group.pk}/change/"
+    page = staff.get(url).content.decode()
+    assert 'name="name"' not in page and "rename the role at the provider" in page
+    staff.post(url, {"name": "renamed", "permissions": []})
+    group.refresh_from_db()
+    assert group.name == "customer"
+    assert ada.groups.filter(name="customer").exists()

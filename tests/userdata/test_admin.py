@@ -135,7 +135,7 @@ def test_resolve_from_the_change_page_posts_with_csrf(
     assert refused.status_code == 403
     assert UserData.objects.get(pk=conflict.pk).has_conflict
     token = _csrf(strict_staff, page)
-    with django_capture_on_commit_callbacks(execute=True):  # keeping local queues its push
+    with django_capture_on_commit_callbacks(execute=True):  # the push task, queued on commit
         response = strict_staff.post(
             f"{URL}{conflict.pk}/resolve/",
             {"keep": keep, "csrfmiddlewaretoken": token},
