@@ -1,9 +1,22 @@
 """Staff see and revoke signed-in sessions; identities are shown read-only."""
 
 from django.contrib import admin, messages
+from django.db.models.constants import LOOKUP_SEP
 
 from oauthbff.models import OIDCIdentity, OIDCSession
 from oauthbff.sessions import end_session
+
+# Never filterable from the admin's URL: a prefix lookup answers one character at a time.
+SECRET_FIELDS = frozenset(
+    {
+        "session_key_hash",
+        "sealed_session_key",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "claims",
+    }
+)
 
 
 @admin.register(OIDCSession)
@@ -27,8 +40,13 @@ class OIDCSessionAdmin(admin.ModelAdmin):
         "ended_at",
         "end_reason",
     ]
-    exclude = ("session_key", "claims")
+    exclude = ("session_key_hash", "sealed_session_key", "claims")
     actions = ["revoke_sessions"]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if lookup.split(LOOKUP_SEP, 1)[0] in SECRET_FIELDS:
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def has_add_permission(self, request):
         return False

@@ -18,7 +18,7 @@ from oauthbff.exceptions import RefreshUnavailable, SessionExpired
 from oauthbff.models import OIDCSession
 from oauthbff.refresh import get_access_token, needs_refresh
 from oauthbff.responses import json_error, login_url, wants_json
-from oauthbff.sessions import current_session, end_session
+from oauthbff.sessions import SESSION_KEY, current_session, end_session
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,10 @@ class TokenRefreshMiddleware:
             return None
         row = current_session(request)
         if row is None:
+            if request.session.get(SESSION_KEY):
+                # Its index row was ended (back-channel logout, revoked by staff) but the Django
+                # session could not be deleted: it is over all the same.
+                auth.logout(request)
             return None
         self.touch(row)
         if not needs_refresh(row):

@@ -35,7 +35,9 @@ def victim(signed_in_client):
 
 
 def sessions():
-    return list(OIDCSession.objects.order_by("pk").values_list("pk", "ended_at", "session_key"))
+    return list(
+        OIDCSession.objects.order_by("pk").values_list("pk", "ended_at", "session_key_hash")
+    )
 
 
 def logout_claims(devidp, sub):

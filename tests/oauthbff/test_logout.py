@@ -116,3 +116,14 @@ def test_user_logged_out_signal_ends_index_row(client, op):
     request.user = OIDCSession.objects.get().user
     logout(request)
     assert OIDCSession.objects.get().ended_at is not None
+
+
+def test_an_ended_session_whose_key_cannot_be_read_is_over_too(op):
+    """Ending a session deletes its Django session by the key sealed in the index; when that key is
+    unreadable (its encryption key rotated away), the next request still finds the session over."""
+    browser = Client()
+    sign_in(browser, op)
+    OIDCSession.objects.update(sealed_session_key="")
+    assert post(Client(), op.logout_token()).status_code == 200
+    assert browser.get("/auth/user/").status_code == 401
+    assert "_auth_user_id" not in browser.session

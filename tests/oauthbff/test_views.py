@@ -61,7 +61,8 @@ def test_sign_in_creates_user_by_sub_and_cycles_session(client, op, caplog):
     assert [g.name for g in user.groups.all()] == ["customer"]
     assert not user.is_staff
     row = OIDCSession.objects.get()
-    assert row.session_key == client.session.session_key and row.sid == "sso-session-1"
+    assert OIDCSession.objects.for_session_key(client.session.session_key).get() == row
+    assert row.sid == "sso-session-1"
     assert row.refresh_token_id == "refresh-id-1"
     assert client.session[SESSION_KEY] == row.pk
     # Tokens are not in the session dict and are encrypted at rest.
