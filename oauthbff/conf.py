@@ -74,6 +74,9 @@ DEFAULTS = {
     # oauthbff's own JSON views are always treated so.
     "JSON_PATH_PREFIXES": ["/api/"],
     # --- signing out ----------------------------------------------------------------------------
+    # Seconds after its ``iat`` a back-channel logout token is still accepted (besides its ``exp``);
+    # its ``jti`` is remembered as long, so a replay is refused.
+    "LOGOUT_TOKEN_MAX_AGE": 300,
     # Where the browser lands after signing out (a URL, path or URL name); empty: "/".
     "POST_LOGOUT_REDIRECT_URL": "",
     # --- protecting APIs ------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Signing out: RP-initiated logout (the browser goes to the provider) and back-channel logout."""
 
+import hashlib
 import logging
 import secrets
+import time
 from urllib.parse import urlencode
 
 from django.contrib import auth
@@ -67,12 +69,29 @@ def end_other_sessions(request):
     return end_sessions(others, "ended_by_user", revoke=True)
 
 
+def remember_logout_token(claims):
+    """Refuse a logout token seen before, or older than LOGOUT_TOKEN_MAX_AGE.
+
+    A token is good until ``exp`` and at most LOGOUT_TOKEN_MAX_AGE seconds after ``iat`` (plus the
+    clock skew); its ``jti`` is kept exactly that long, so a replay is refused as long as it could
+    otherwise be accepted.
+    """
+    skew = int(oauthbff_settings.CLOCK_SKEW)
+    good_until = min(claims["exp"], claims["iat"] + int(oauthbff_settings.LOGOUT_TOKEN_MAX_AGE))
+    remaining = good_until + skew - time.time()
+    if remaining <= 0:
+        raise InvalidToken("The logout token is too old.")
+    digest = hashlib.sha256(claims["jti"].encode()).hexdigest()
+    if not cache.add(f"oauthbff:logout-jti:{digest}", 1, int(remaining) + 1):
+        raise InvalidToken("The logout token was already used.")
+
+
 @sensitive_variables()
 def backchannel_logout(logout_token):
     """Validate a Back-Channel Logout 1.0 logout token (§2.6) and end the matching sessions."""
     provider = get_provider()
     claims = provider.decode_jwt(
-        logout_token, audience=oauthbff_settings.CLIENT_ID, require=("iat", "iss", "jti")
+        logout_token, audience=oauthbff_settings.CLIENT_ID, require=("exp", "iat", "iss", "jti")
     )
     events = claims.get("events")
     if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
@@ -82,9 +101,9 @@ def backchannel_logout(logout_token):
     sid, sub = claims.get("sid"), claims.get("sub")
     if not sid and not sub:
         raise InvalidToken("The logout token names neither a session (sid) nor a subject (sub).")
-    ttl = max(int(oauthbff_settings.CLOCK_SKEW) * 2, 600)
-    if not cache.add(f"oauthbff:logout-jti:{claims['jti']}", 1, ttl):
-        raise InvalidToken("The logout token was already used.")
+    if not isinstance(claims["jti"], str) or not claims["jti"] or len(claims["jti"]) > 255:
+        raise InvalidToken("The logout token's jti is not a string.")
+    remember_logout_token(claims)
     sessions = OIDCSession.objects.filter(issuer=provider.issuer)
     if sid:
         sessions = sessions.filter(Q(sid=sid) | Q(refresh_token_id=sid))

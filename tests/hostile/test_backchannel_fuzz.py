@@ -45,6 +45,7 @@ def logout_claims(devidp, sub):
         "iss": devidp.url,
         "aud": devidp.client_id,
         "iat": int(time.time()),
+        "exp": int(time.time()) + 120,
         "jti": str(uuid.uuid4()),
         "sub": sub,
         "events": {EVENT: {}},

@@ -67,6 +67,9 @@ def test_refresh_token_id_sid_matches(op):
         {"iss": "https://evil.example"},
         {"iat": int(time.time()) + 3600},
         {"jti": None},
+        {"jti": 12345},
+        {"exp": None},
+        {"iat": int(time.time()) - 3600, "exp": int(time.time()) + 3600},
     ],
 )
 def test_invalid_logout_tokens_are_400(op, claims):
@@ -104,6 +107,25 @@ def test_replayed_jti(op):
     assert post(Client(), token).status_code == 200
     response = post(Client(), token)
     assert response.status_code == 400 and "already used" in response.json()["message"]
+
+
+@pytest.mark.parametrize("lifetime, kept", [(250, 250), (3600, 300)])
+def test_used_jtis_are_kept_as_long_as_the_token_is_good(op, monkeypatch, lifetime, kept):
+    """Until ``exp``, at most LOGOUT_TOKEN_MAX_AGE (300 s) after ``iat``, plus the clock skew."""
+    from oauthbff import logout
+
+    timeouts = []
+    real_add = logout.cache.add
+
+    def add(key, value, timeout):
+        timeouts.append(timeout)
+        return real_add(key, value, timeout)
+
+    monkeypatch.setattr(logout.cache, "add", add)
+    now = int(time.time())
+    assert post(Client(), op.logout_token(iat=now, exp=now + lifetime)).status_code == 200
+    skew = 60
+    assert kept - 2 <= timeouts[-1] <= kept + skew + 2
 
 
 def test_user_logged_out_signal_ends_index_row(client, op):
