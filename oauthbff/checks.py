@@ -13,6 +13,7 @@ from oauthbff.backends import OIDCBackend
 from oauthbff.client import upstream_problem
 from oauthbff.conf import oauthbff_settings
 from oauthbff.crypto import configured_keys
+from oauthbff.debug import SafeExceptionReporterFilter
 from oauthbff.jwt import FORBIDDEN_ALGORITHMS
 from oauthbff.middleware import TokenRefreshMiddleware
 from oauthbff.roles import RolesMapper
@@ -20,6 +21,7 @@ from oauthbff.roles import RolesMapper
 COOKIE_ENGINES = ("django.contrib.sessions.backends.signed_cookies",)
 MIDDLEWARE_PATH = "oauthbff.middleware.TokenRefreshMiddleware"
 BACKEND_PATH = "oauthbff.backends.OIDCBackend"
+FILTER_PATH = "oauthbff.debug.SafeExceptionReporterFilter"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -149,7 +151,24 @@ def check_oauthbff_settings(app_configs, **kwargs):
             )
         )
     errors.extend(_check_select_related())
+    errors.extend(_check_exception_reporter_filter())
     return errors
+
+
+def _check_exception_reporter_filter():
+    """Django's own filter shows every local of every frame while DEBUG is on: tokens included."""
+    path = settings.DEFAULT_EXCEPTION_REPORTER_FILTER
+    cls = _imported(path) if isinstance(path, str) else path
+    if isinstance(cls, type) and issubclass(cls, SafeExceptionReporterFilter):
+        return []
+    return [
+        Warning(
+            f"DEFAULT_EXCEPTION_REPORTER_FILTER {path!r} is not oauthbff's: debug pages and error "
+            "reports may show access, refresh and ID tokens.",
+            hint=f"Set it to {FILTER_PATH!r} (or a subclass).",
+            id="oauthbff.W003",
+        )
+    ]
 
 
 def _check_select_related():
