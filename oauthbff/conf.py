@@ -77,6 +77,10 @@ DEFAULTS = {
     # Seconds after its ``iat`` a back-channel logout token is still accepted (besides its ``exp``);
     # its ``jti`` is remembered as long, so a replay is refused.
     "LOGOUT_TOKEN_MAX_AGE": 300,
+    # Send the ID token as id_token_hint in the sign-out redirect (it passes through the browser):
+    # only for a provider that otherwise asks the user to confirm (Keycloak). Off: client_id and
+    # logout_hint (the provider's sid) are sent instead.
+    "LOGOUT_ID_TOKEN_HINT": False,
     # Where the browser lands after signing out (a URL, path or URL name); empty: "/".
     "POST_LOGOUT_REDIRECT_URL": "",
     # --- protecting APIs ------------------------------------------------------------------------

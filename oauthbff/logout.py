@@ -29,8 +29,15 @@ def post_logout_redirect_url():
 
 
 @sensitive_variables()
-def end_session_url(request, id_token):
-    """The provider's end_session_endpoint with id_token_hint, post_logout_redirect_uri and state."""
+def end_session_url(request, row):
+    """The provider's end_session_endpoint (RP-Initiated Logout 1.0) for the session ``row``.
+
+    It names this client (``client_id``) and the provider's session (``logout_hint``, its ``sid``)
+    rather than carrying the ID token: the URL goes through the browser (history, the provider's
+    request logs) and the ID token is personal data. FusionAuth ignores the hint when ``client_id``
+    is sent, Auth0 and node-oidc-provider accept ``client_id`` with ``logout_hint``. Set
+    LOGOUT_ID_TOKEN_HINT for a provider that asks for confirmation without it (Keycloak).
+    """
     try:
         endpoint = get_provider().end_session_endpoint
     except ProviderError:
@@ -42,8 +49,12 @@ def end_session_url(request, id_token):
         "post_logout_redirect_uri": request.build_absolute_uri(post_logout_redirect_url()),
         "state": secrets.token_urlsafe(16),
     }
-    if id_token:
-        params["id_token_hint"] = id_token
+    if row is not None and row.sid:
+        params["logout_hint"] = row.sid
+    if row is not None and oauthbff_settings.LOGOUT_ID_TOKEN_HINT:
+        id_token = get_id_token(row)
+        if id_token:
+            params["id_token_hint"] = id_token
     separator = "&" if "?" in endpoint else "?"
     return f"{endpoint}{separator}{urlencode(params)}"
 
@@ -54,7 +65,7 @@ def sign_out(request):
     row = current_session(request)
     url = ""
     if row is not None:
-        url = end_session_url(request, get_id_token(row))
+        url = end_session_url(request, row)
         end_session(row, "logout", revoke=True, delete_django_session=False)
     auth.logout(request)
     return url or post_logout_redirect_url()
