@@ -381,3 +381,38 @@ def test_sessions_page_ends_other_sessions(op):
     assert first.get("/auth/user/").status_code == 200
     assert second.get("/auth/user/").status_code == 401
     assert OIDCSession.objects.active().count() == 1
+
+
+def test_deactivating_a_user_ends_and_revokes_their_sessions(
+    op, django_capture_on_commit_callbacks
+):
+    browsers = [Client(), Client()]
+    for browser in browsers:
+        sign_in(browser, op)
+    user = get_user_model().objects.get()
+    user.is_active = False
+    with django_capture_on_commit_callbacks(execute=True):
+        user.save()
+    assert op.calls["revoke"] == 2 and not op.refresh_tokens
+    assert set(OIDCSession.objects.values_list("end_reason", flat=True)) == {"deactivated"}
+    for browser in browsers:
+        assert browser.get("/auth/user/").status_code == 401
+    user.first_name = "Ada"
+    with django_capture_on_commit_callbacks(execute=True):
+        user.save()
+    assert op.calls["revoke"] == 2
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [("get", "/auth/user/"), ("post", "/auth/refresh/"), ("get", "/api/make-change?total=1.00")],
+)
+def test_an_inactive_user_is_refused_on_every_request(client, op, method, path):
+    """Deactivated without signals (a bulk update): the next request is anonymous anyway."""
+    sign_in(client, op)
+    get_user_model().objects.update(is_active=False)
+    response = getattr(client, method)(path, HTTP_ACCEPT="application/json")
+    assert response.status_code == 401
+    assert "_auth_user_id" not in client.session
+    assert OIDCSession.objects.get().end_reason == "user_inactive"
+    assert op.calls["revoke"] == 1
