@@ -198,6 +198,49 @@ def _roles_mapper():
         return None
 
 
+# Caches that are not shared between processes: each process would have its own refresh lock
+# (two processes race one rotating refresh token) and its own replay caches (a logout token or a
+# state used in one process is fresh in the next).
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register(Tags.security, Tags.caches, deploy=True)
+def check_shared_cache(app_configs=None, **kwargs):
+    """Production runs several processes: the refresh lock and the replay caches must be shared."""
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    cls = _imported(backend) if isinstance(backend, str) else None
+    per_process = [c for c in map(_imported, PER_PROCESS_CACHES) if c is not None]
+    if isinstance(cls, type) and issubclass(cls, tuple(per_process)):
+        return [
+            _error(
+                f"CACHES['default'] is {backend.rsplit('.', 1)[-1]}, which each process keeps to "
+                "itself: the refresh lock and the replay caches would not hold across processes.",
+                18,
+                hint="Use a shared cache: Redis (REDIS_URL) or Memcached.",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_token_encryption_key(app_configs=None, **kwargs):
+    """Tokens at rest are encrypted with a key derived from SECRET_KEY unless a key of their own is
+    set: then whoever learns SECRET_KEY also reads every stored refresh token."""
+    if configured_keys():
+        return []
+    return [
+        Warning(
+            "OAUTHBFF['TOKEN_ENCRYPTION_KEY'] (OIDC_TOKEN_ENCRYPTION_KEY) is not set: stored "
+            "tokens are encrypted with a key derived from SECRET_KEY.",
+            hint="Set a Fernet key of its own (cryptography.fernet.Fernet.generate_key()).",
+            id="oauthbff.W004",
+        )
+    ]
+
+
 @register()
 def check_upstreams(app_configs=None, **kwargs):
     """Every UPSTREAMS entry is usable; tokens go to remote hosts only over HTTPS."""
