@@ -59,7 +59,8 @@ DEFAULTS = {
     # Fernet keys (comma-separated or a list, newest first) for tokens at rest; empty: keys
     # derived from SECRET_KEY and SECRET_KEY_FALLBACKS.
     "TOKEN_ENCRYPTION_KEY": "",
-    # Seconds before expiry at which an access token is refreshed.
+    # Seconds before expiry at which an access token is refreshed (at most half the lifetime the
+    # provider issued it for).
     "REFRESH_LEEWAY": 30,
     # Refresh single-flight: how long the lock lives, and how long a waiter polls for the result.
     "REFRESH_LOCK_SECONDS": 30,

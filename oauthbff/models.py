@@ -79,6 +79,8 @@ class OIDCSession(models.Model):
     refresh_token = models.TextField(blank=True, editable=False)
     id_token = models.TextField(blank=True, editable=False)
     access_expires_at = models.DateTimeField(null=True, blank=True)
+    # Seconds the current access token was issued for: the refresh leeway is at most half of it.
+    access_lifetime = models.PositiveIntegerField(null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(default=0)
     claims = models.JSONField(default=dict, blank=True)
 

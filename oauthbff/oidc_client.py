@@ -90,13 +90,18 @@ def token_request(data):
     return body
 
 
-def expires_at(token_response):
-    """When the response's access token expires (``expires_in``, one hour when absent)."""
+def lifetime(token_response):
+    """Seconds the response's access token lives (``expires_in``, one hour when absent)."""
     try:
         seconds = int(token_response.get("expires_in") or 3600)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         seconds = 3600
-    return timezone.now() + timedelta(seconds=max(seconds, 0))
+    return min(max(seconds, 0), 10 * 365 * 86400)
+
+
+def expires_at(token_response):
+    """When the response's access token expires (``expires_in``, one hour when absent)."""
+    return timezone.now() + timedelta(seconds=lifetime(token_response))
 
 
 @sensitive_variables()

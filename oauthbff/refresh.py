@@ -33,6 +33,7 @@ from oauthbff.oidc_client import (
     expires_at,
     fetch_userinfo,
     introspect,
+    lifetime,
     token_request,
 )
 from oauthbff.provider import get_provider
@@ -45,12 +46,20 @@ logger = logging.getLogger(__name__)
 GRANT_ENDED_ERRORS = ("invalid_grant", "invalid_token", "unauthorized_client")
 
 
+def refresh_leeway(row):
+    """REFRESH_LEEWAY, capped at half the lifetime the provider issued the token for: a token that
+    lives 5 seconds is refreshed after 2.5, not on every request."""
+    leeway = float(oauthbff_settings.REFRESH_LEEWAY)
+    if row.access_lifetime is not None:
+        leeway = min(leeway, row.access_lifetime / 2)
+    return timedelta(seconds=leeway)
+
+
 def needs_refresh(row):
-    """True when the row's access token expires within REFRESH_LEEWAY seconds (or has no expiry)."""
+    """True when the row's access token expires within ``refresh_leeway`` (or has no expiry)."""
     if row.access_expires_at is None:
         return True
-    leeway = timedelta(seconds=oauthbff_settings.REFRESH_LEEWAY)
-    return row.access_expires_at <= timezone.now() + leeway
+    return row.access_expires_at <= timezone.now() + refresh_leeway(row)
 
 
 def _reload(row):
@@ -144,6 +153,7 @@ def _refresh_locked(row, request):
             raise SessionExpired("The identity provider returned another user.")
     new_expiry = expires_at(response)
     values = {
+        "access_lifetime": lifetime(response),
         "access_token": encrypt(response["access_token"]),
         "refresh_token": encrypt(response.get("refresh_token") or refresh_token),
         "id_token": encrypt(id_token) if id_token else row.id_token,

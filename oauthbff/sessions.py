@@ -13,7 +13,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from oauthbff.crypto import decrypt, encrypt
 from oauthbff.models import OIDCSession, session_key_hash
-from oauthbff.oidc_client import expires_at, revoke_token
+from oauthbff.oidc_client import expires_at, lifetime, revoke_token
 from oauthbff.signals import session_ended
 
 SESSION_KEY = "_oauthbff_session"
@@ -62,6 +62,7 @@ def start_session(request, user, token_response, claims, access_claims, roles):
         refresh_token=encrypt(token_response.get("refresh_token") or ""),
         id_token=encrypt(token_response.get("id_token") or ""),
         access_expires_at=expires_at(token_response),
+        access_lifetime=lifetime(token_response),
         claims=safe,
     )
     request.session[SESSION_KEY] = row.pk

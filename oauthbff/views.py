@@ -28,6 +28,9 @@ from oauthbff.callback import (
     check_authorization_response,
     complete_sign_in,
     failure_for,
+    finish_pending_sign_in,
+    restore_pending_sign_in,
+    stash_pending_sign_in,
 )
 from oauthbff.conf import oauthbff_settings
 from oauthbff.exceptions import InvalidToken, ProviderError, RefreshUnavailable, SessionExpired
@@ -59,6 +62,9 @@ class LoginView(OIDCAuthenticationRequestView):
     def OIDC_OP_AUTH_ENDPOINT(self):  # noqa: N802 - the parent's attribute name
         return get_provider().authorization_endpoint
 
+    def dispatch(self, request, *args, **kwargs):
+        return stash_pending_sign_in(request, super().dispatch(request, *args, **kwargs))
+
     def get_extra_params(self, request):
         params = {}
         prompt = request.GET.get("prompt", "")
@@ -85,6 +91,10 @@ class CallbackView(OIDCAuthenticationCallbackView):
     @staticmethod
     def get_settings(attr, *args):
         return oidc_setting(attr, *args)
+
+    def dispatch(self, request, *args, **kwargs):
+        restore_pending_sign_in(request)
+        return finish_pending_sign_in(request, super().dispatch(request, *args, **kwargs))
 
     def get(self, request):
         try:

@@ -102,6 +102,20 @@ def test_roles_are_dropped_when_no_source_answers_at_refresh(client, op):
     assert not user.is_staff and not user.groups.exists()
 
 
+def test_short_lived_tokens_are_not_refreshed_on_every_request(client, op):
+    """A 6-second token with REFRESH_LEEWAY 30: refreshed after half its life, not at once."""
+    op.access_ttl = 6
+    sign_in(client, op)
+    for _ in range(3):
+        assert client.get("/auth/user/").status_code == 200
+    assert op.grants.count("refresh_token") == 0
+    OIDCSession.objects.update(access_expires_at=timezone.now() + timedelta(seconds=2))
+    assert client.get("/auth/user/").status_code == 200
+    assert client.get("/auth/user/").status_code == 200
+    assert op.grants.count("refresh_token") == 1
+    assert OIDCSession.objects.get().access_lifetime == 6
+
+
 def test_no_refresh_when_fresh(client, op):
     sign_in(client, op)
     for _ in range(3):

@@ -138,6 +138,34 @@ def test_bad_id_token_gives_a_page_not_500(client, op, override, title):
     assert "_auth_user_id" not in client.session
 
 
+def test_anonymous_sign_in_starts_write_no_session_rows(op):
+    from django.contrib.sessions.models import Session
+
+    for _ in range(30):
+        assert Client().get("/auth/login/").status_code == 302
+    assert Session.objects.count() == 0
+
+
+def test_pending_sign_ins_are_bounded_per_browser_and_bound_to_it(client, op):
+    """A browser keeps its last five sign-ins; a state is good in the browser that started it."""
+    starts = [authorize_params(client.get("/auth/login/")["Location"]) for _ in range(7)]
+    for params in starts[:2]:
+        op.codes["c-" + params["state"]] = params["nonce"]
+        answer = client.get("/auth/callback/", {"code": "c-" + params["state"], **params})
+        assert answer.status_code == 400 and "already used" in answer.content.decode()
+    stranger = Client()
+    last = starts[-1]
+    op.codes["c-last"] = last["nonce"]
+    assert (
+        stranger.get("/auth/callback/", {"code": "c-last", "state": last["state"]}).status_code
+        == 400
+    )
+    assert OIDCSession.objects.count() == 0
+    op.codes["c-mine"] = starts[2]["nonce"]
+    mine = client.get("/auth/callback/", {"code": "c-mine", "state": starts[2]["state"]})
+    assert mine.status_code == 302 and OIDCSession.objects.count() == 1
+
+
 def test_replayed_state(client, op):
     response, params = sign_in(client, op)
     assert response.status_code == 302
