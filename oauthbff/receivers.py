@@ -11,13 +11,14 @@ DEACTIVATED_ATTR = "_oauthbff_deactivated"
 
 
 def end_indexed_session(sender, request, user, **kwargs):
-    """Keep the session index in step when Django itself logs a user out (e.g. the admin's logout)."""
+    """Keep the session index in step when Django itself logs a user out (a project's own logout
+    view): the session ends and its refresh token is revoked, as /auth/logout/ does."""
     session = getattr(request, "session", None)
     pk = session.get(SESSION_KEY) if session is not None else None
     if pk:
         row = OIDCSession.objects.active().filter(pk=pk).first()
         if row is not None:
-            end_session(row, "logout", delete_django_session=False)
+            end_session(row, "logout", revoke=True, delete_django_session=False)
 
 
 def forget_derived_state(*, setting, **kwargs):

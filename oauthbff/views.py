@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.generic import View
 from mozilla_django_oidc.views import (
     OIDCAuthenticationCallbackView,
@@ -244,3 +244,13 @@ def admin_login_view(request):
             return redirect(next_url)
         return render(request, "oauthbff/admin_denied.html", status=403)
     return redirect(login_url(next_url))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def admin_logout_view(request):
+    """/admin/logout/: the admin's "Log out" does what /auth/logout/ does (revoke the refresh token,
+    end the session here and at the provider); a GET asks for confirmation there."""
+    if request.method == "GET":
+        return redirect("oauthbff:logout")
+    return HttpResponseRedirect(sign_out(request))

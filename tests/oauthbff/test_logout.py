@@ -138,6 +138,7 @@ def test_user_logged_out_signal_ends_index_row(client, op):
     request.user = OIDCSession.objects.get().user
     logout(request)
     assert OIDCSession.objects.get().ended_at is not None
+    assert op.calls["revoke"] == 1
 
 
 def test_an_ended_session_whose_key_cannot_be_read_is_over_too(op):

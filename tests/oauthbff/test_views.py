@@ -399,6 +399,37 @@ def test_admin_login_goes_to_provider(client, op):
     assert client.get("/admin/")["Location"].startswith("/admin/login/")
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example/", "//evil.example/admin/", "https:evil.example", "/\\evil.example"],
+)
+def test_admin_login_keeps_staff_on_the_site(client, op, target):
+    response = client.get("/admin/login/", {"next": target})
+    assert response.status_code == 302
+    assert response["Location"] == "/auth/login/?next=%2Fadmin%2F"
+    op.roles = ["admin"]
+    sign_in(client, op)
+    again = client.get("/admin/login/", {"next": target})
+    assert again.status_code == 302 and again["Location"] == "/admin/"
+
+
+def test_admin_sign_out_revokes_and_ends_the_provider_session(op):
+    op.roles = ["admin"]
+    client = Client(enforce_csrf_checks=True)
+    sign_in(client, op)
+    page = client.get("/admin/")
+    assert page.status_code == 200
+    token = page.context["csrf_token"]
+    assert client.post("/admin/logout/").status_code == 403  # CSRF, as the admin's own
+    response = client.post("/admin/logout/", {"csrfmiddlewaretoken": str(token)})
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{ISSUER}/oauth2/logout?")
+    assert op.calls["revoke"] == 1 and not op.refresh_tokens
+    assert OIDCSession.objects.get().end_reason == "logout"
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
+    assert client.get("/admin/logout/")["Location"] == "/auth/logout/"
+
+
 def test_sessions_page_ends_other_sessions(op):
     first, second = Client(), Client()
     sign_in(first, op)
