@@ -33,6 +33,10 @@ DEFAULTS = {
     "DISCOVERY_CACHE_SECONDS": 3600,
     "JWKS_CACHE_SECONDS": 3600,
     "JWKS_MIN_REFETCH_SECONDS": 60,
+    # Seconds a provider that failed to answer (network error, 5xx) counts as down: the browser is
+    # shown "sign-in unavailable" instead of being sent to it. One that answered counts as up as
+    # long (no probe before sending the browser there).
+    "PROVIDER_DOWN_SECONDS": 30,
     # Seconds of clock skew accepted on exp / iat / nbf.
     "CLOCK_SKEW": 60,
     # --- sign-in --------------------------------------------------------------------------------

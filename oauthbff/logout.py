@@ -30,7 +30,8 @@ def post_logout_redirect_url():
 
 @sensitive_variables()
 def end_session_url(request, row):
-    """The provider's end_session_endpoint (RP-Initiated Logout 1.0) for the session ``row``.
+    """The provider's end_session_endpoint (RP-Initiated Logout 1.0) for the session ``row``: ""
+    when it has none, None when it is known to be down.
 
     It names this client (``client_id``) and the provider's session (``logout_hint``, its ``sid``)
     rather than carrying the ID token: the URL goes through the browser (history, the provider's
@@ -38,10 +39,12 @@ def end_session_url(request, row):
     is sent, Auth0 and node-oidc-provider accept ``client_id`` with ``logout_hint``. Set
     LOGOUT_ID_TOKEN_HINT for a provider that asks for confirmation without it (Keycloak).
     """
+    provider = get_provider()
     try:
-        endpoint = get_provider().end_session_endpoint
+        provider.ensure_reachable()
+        endpoint = provider.end_session_endpoint
     except ProviderError:
-        return ""
+        return None  # known to be down: the browser must not be sent there
     if not endpoint:
         return ""
     params = {
@@ -61,13 +64,16 @@ def end_session_url(request, row):
 
 @sensitive_variables()
 def sign_out(request):
-    """Revoke, end the local session and return where the browser goes next."""
+    """Revoke, end the local session and return where the browser goes next; None when the
+    provider is down (signed out here only: the caller shows a page instead of a dead host)."""
     row = current_session(request)
     url = ""
     if row is not None:
         url = end_session_url(request, row)
         end_session(row, "logout", revoke=True, delete_django_session=False)
     auth.logout(request)
+    if url is None:
+        return None
     return url or post_logout_redirect_url()
 
 

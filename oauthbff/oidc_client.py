@@ -36,15 +36,19 @@ def client_auth(data):
 
 
 @sensitive_variables()
-def _post(endpoint, data, what):
+def _post(endpoint, data, what, issuer=None):
     data, auth = client_auth(data)
+    provider = get_provider(issuer)
     try:
-        return provider_session.post(
+        response = provider_session.post(
             endpoint, data=data, auth=auth, headers={"Accept": "application/json"}
         )
     except requests.RequestException as exc:
         logger.warning("oauthbff: %s unreachable: %s", what, type(exc).__name__)
+        provider.noted_reply(None)
         raise ProviderError("The identity provider could not be reached.") from exc
+    provider.noted_reply(response.status_code)
+    return response
 
 
 def _json_object(response):
@@ -113,7 +117,9 @@ def revoke_token(token, *, issuer=None, hint="refresh_token"):
         endpoint = get_provider(issuer).revocation_endpoint
         if not endpoint:
             return False
-        response = _post(endpoint, {"token": token, "token_type_hint": hint}, "token revocation")
+        response = _post(
+            endpoint, {"token": token, "token_type_hint": hint}, "token revocation", issuer
+        )
     except ProviderError:
         return False
     if response.status_code != 200:

@@ -34,7 +34,12 @@ from oauthbff.callback import (
 )
 from oauthbff.conf import oauthbff_settings
 from oauthbff.exceptions import InvalidToken, ProviderError, RefreshUnavailable, SessionExpired
-from oauthbff.logout import backchannel_logout, end_other_sessions, sign_out
+from oauthbff.logout import (
+    backchannel_logout,
+    end_other_sessions,
+    post_logout_redirect_url,
+    sign_out,
+)
 from oauthbff.models import OIDCSession
 from oauthbff.provider import get_provider
 from oauthbff.refresh import get_access_token
@@ -63,6 +68,12 @@ class LoginView(OIDCAuthenticationRequestView):
         return get_provider().authorization_endpoint
 
     def dispatch(self, request, *args, **kwargs):
+        try:
+            # Never send the browser to a provider known to be down: say so here instead.
+            get_provider().ensure_reachable()
+        except ProviderError as exc:
+            logger.warning("oauthbff: sign-in could not start: %s", exc)
+            return error_page(request, *PROVIDER_DOWN, status=503)
         return stash_pending_sign_in(request, super().dispatch(request, *args, **kwargs))
 
     def get_extra_params(self, request):
@@ -129,7 +140,23 @@ class LogoutView(OIDCLogoutView):
         return render(request, "oauthbff/logout_confirm.html")
 
     def post(self, request):
-        return HttpResponseRedirect(sign_out(request))
+        return signed_out_response(request, sign_out(request))
+
+
+def signed_out_response(request, url):
+    """Off to ``url`` (the provider's sign-out, or home); when the provider is down, a page that
+    says the sign-out happened here only."""
+    if url is not None:
+        return HttpResponseRedirect(url)
+    return error_page(
+        request,
+        "Signed out here",
+        "You are signed out of this site. We could not reach the identity provider, so you may "
+        "still be signed in there; please sign out there again once it is back.",
+        status=200,
+        retry_url=post_logout_redirect_url(),
+        retry_label="Continue",
+    )
 
 
 def _iso(value):
@@ -253,4 +280,4 @@ def admin_logout_view(request):
     end the session here and at the provider); a GET asks for confirmation there."""
     if request.method == "GET":
         return redirect("oauthbff:logout")
-    return HttpResponseRedirect(sign_out(request))
+    return signed_out_response(request, sign_out(request))

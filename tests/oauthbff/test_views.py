@@ -1,14 +1,17 @@
 import json
 import logging
 import time
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+import responses
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from oauthbff.crypto import decrypt
 from oauthbff.models import OIDCIdentity, OIDCSession
@@ -475,3 +478,69 @@ def test_an_inactive_user_is_refused_on_every_request(client, op, method, path):
     assert "_auth_user_id" not in client.session
     assert OIDCSession.objects.get().end_reason == "user_inactive"
     assert op.calls["revoke"] == 1
+
+
+# --- a provider known to be down: the product's page, never a dead host ------------------------------
+def provider_goes_down(op):
+    refused = requests.exceptions.ConnectionError("refused")
+    op.rsps.replace(responses.GET, f"{ISSUER}/.well-known/openid-configuration", body=refused)
+    op.rsps.replace(responses.POST, op.metadata["revocation_endpoint"], body=refused)
+
+    def token_refused(form):
+        raise refused
+
+    op.token_override = token_refused
+
+
+def provider_comes_back(op):
+    op.rsps.replace(
+        responses.CallbackResponse(
+            responses.GET, f"{ISSUER}/.well-known/openid-configuration", callback=op._discovery
+        )
+    )
+    op.token_override = None
+
+
+def test_sign_in_with_the_provider_down_shows_the_unavailable_page_until_it_is_back(client, op):
+    from django.core.cache import cache
+
+    from oauthbff.provider import _cache_key
+
+    sign_in(Client(), op)  # discovery cached here, in memory and in the shared cache
+    provider_goes_down(op)
+    cache.clear()  # long after the last answer: nothing says the provider is up
+    page = client.get("/auth/login/")
+    assert page.status_code == 503 and not page.has_header("Location")
+    assert "Sign-in unavailable" in page.content.decode()
+    # Marked down: the next starts get the page without waiting on the dead host each time.
+    calls = op.calls["discovery"]
+    assert client.get("/auth/login/").status_code == 503
+    assert op.calls["discovery"] == calls
+    admin = client.get("/admin/", follow=True)
+    assert admin.status_code == 503
+    assert not any(url.startswith(ISSUER) for url, _ in admin.redirect_chain)
+    provider_comes_back(op)
+    cache.delete(_cache_key("probe", ISSUER))  # as five seconds later: the next start probes
+    again = client.get("/auth/login/")
+    assert again.status_code == 302 and again["Location"].startswith(f"{ISSUER}/oauth2/authorize")
+
+
+def test_a_failed_call_marks_the_provider_down_for_sign_in(client, op):
+    """A refresh that cannot reach the provider: sign-in shows the page at once (no restart)."""
+    sign_in(client, op)
+    provider_goes_down(op)
+    OIDCSession.objects.update(access_expires_at=timezone.now() - timedelta(seconds=5))
+    client.get("/auth/user/")  # the refresh fails: the provider is marked down
+    page = Client().get("/auth/login/")
+    assert page.status_code == 503 and "Sign-in unavailable" in page.content.decode()
+
+
+def test_sign_out_with_the_provider_down_signs_out_here_and_says_so(client, op):
+    sign_in(client, op)
+    provider_goes_down(op)
+    client.post("/auth/refresh/")  # a failed call marks it down
+    response = client.post("/auth/logout/")
+    assert response.status_code == 200 and not response.has_header("Location")
+    assert "Signed out here" in response.content.decode()
+    assert OIDCSession.objects.get().end_reason == "logout"
+    assert client.get("/auth/user/").status_code == 401
