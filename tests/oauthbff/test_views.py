@@ -169,6 +169,29 @@ def test_pending_sign_ins_are_bounded_per_browser_and_bound_to_it(client, op):
     assert mine.status_code == 302 and OIDCSession.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"azp": "another-client"},
+        {"aud": [CLIENT_ID, "another-client"]},
+        {"aud": [CLIENT_ID, "another-client"], "azp": "another-client"},
+    ],
+)
+def test_an_id_token_for_another_authorized_party_does_not_sign_in(client, op, claims):
+    """OIDC Core §3.1.3.7: azp, when present or when aud names several clients, must be us."""
+    op.id_claims_override = claims
+    response, _ = sign_in(client, op)
+    assert response.status_code == 400
+    assert "could not verify" in response.content.decode()
+    assert not OIDCSession.objects.exists() and "_auth_user_id" not in client.session
+
+
+def test_an_id_token_for_several_audiences_with_our_azp_signs_in(client, op):
+    op.id_claims_override = {"aud": [CLIENT_ID, "another-client"], "azp": CLIENT_ID}
+    response, _ = sign_in(client, op)
+    assert response.status_code == 302 and OIDCSession.objects.count() == 1
+
+
 def test_replayed_state(client, op):
     response, params = sign_in(client, op)
     assert response.status_code == 302
