@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """One entry point for a fresh machine with only Python 3.11: set up, start the demo, run the tests.
 
-    python3 dev.py start   # virtualenv, install, migrations, demo data; runs the dev IdP and the BFF
+    python3 dev.py start   # virtualenv, install, migrations, demo data; runs the dev IdP, the BFF,
+                           # and a Celery worker and beat (the sync work) on a serverless broker
     python3 dev.py test    # virtualenv with test packages, a browser for the end-to-end tests; pytest
     python3 dev.py manage syncuserdata status   # any manage.py command, with the demo's settings
 
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
 CHROMIUM = "/usr/bin/chromium"
+NODEOP = ROOT / "tests" / "nodeop"
 
 
 def say(message):
@@ -196,6 +198,18 @@ def start(args):
     )
     children.append(bff)
     started(f"{bff_url}/", bff)
+    if not args.no_worker:
+        celery = start_celery(env)
+        children.extend(celery)
+        time.sleep(1.0)
+        for name, child in zip(("worker", "beat"), celery, strict=True):
+            if child.poll() is not None:
+                print(
+                    f"error: the Celery {name} exited with status {child.returncode}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                stop(code=1)
     idp_line = (
         f"The identity provider:      {issuer} (OIDC_ISSUER)"
         if args.no_idp or issuer != idp_url
@@ -207,6 +221,7 @@ def start(args):
   {idp_line}
   Sign in as customer@example.com, teller@example.com or admin@example.com, password "password".
   Staff (admin@example.com) can open {bff_url}/admin/ through the IdP.
+  {celery_line(env, args)}
   Press Ctrl-C to stop.
 """,
         flush=True,
@@ -232,6 +247,32 @@ def start(args):
     stop(code=1)
 
 
+def start_celery(env):
+    """A Celery worker and beat beside the BFF: they push saved edits to the IdP, retry, sweep.
+
+    The broker is CELERY_BROKER_URL, else REDIS_URL, else kombu's filesystem transport in
+    var/celery/ (needs no server; one machine only).
+    """
+    common = [str(PY), "-m", "celery", "-A", "bffproject"]
+    worker = subprocess.Popen(
+        [*common, "worker", "--pool", "threads", "--concurrency", "4", "--loglevel", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    beat = subprocess.Popen(
+        [*common, "beat", "--loglevel", "WARNING"], cwd=ROOT, env=env, start_new_session=True
+    )
+    return [worker, beat]
+
+
+def celery_line(env, args):
+    if args.no_worker:
+        return "Celery:                      not started (--no-worker); edits wait until one runs"
+    broker = env.get("CELERY_BROKER_URL") or env.get("REDIS_URL") or "filesystem (var/celery/)"
+    return f"Celery worker and beat:      broker {broker}"
+
+
 def ensure_browser():
     """The end-to-end tests drive Debian's chromium; install it when we may, else they skip."""
     if Path(CHROMIUM).exists():
@@ -247,6 +288,23 @@ def ensure_browser():
         )
 
 
+def ensure_nodeop():
+    """The certified provider the tests start (node-oidc-provider): `npm ci` when the lock is newer
+    than the install. Without npm those tests skip (CI installs it and fails instead)."""
+    npm = shutil.which("npm")
+    installed = NODEOP / "node_modules" / ".package-lock.json"
+    lock = NODEOP / "package-lock.json"
+    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    if not npm:
+        say("npm is not installed: the node-oidc-provider tests will be skipped")
+        return
+    say("installing node-oidc-provider for the tests (npm ci)")
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODEOP, check=True
+    )
+
+
 def manage(args):
     """Any manage.py command with the demo's environment (DEBUG and the demo values by default)."""
     ensure_venv("requirements.txt")
@@ -260,6 +318,7 @@ def manage(args):
 def test(args):
     ensure_venv("requirements-test.txt")
     ensure_browser()
+    ensure_nodeop()
     result = subprocess.run([str(PY), "-m", "pytest", *args.pytest_args], cwd=ROOT, env=dev_env())
     sys.exit(result.returncode)
 
@@ -281,6 +340,11 @@ def main():
         "--no-idp",
         action="store_true",
         help="start only the BFF (for a real FusionAuth or another provider set by OIDC_ISSUER)",
+    )
+    start_cmd.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not start the Celery worker and beat (run them yourself: see the README)",
     )
     start_cmd.set_defaults(handler=start)
     test_cmd = commands.add_parser("test", help="set up and run the whole test suite")

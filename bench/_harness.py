@@ -27,6 +27,7 @@ from tests.fixtures.devidp import DevIdP  # noqa: E402
 from tests.fixtures.stack import (  # noqa: E402
     PYTHON,
     BffServer,
+    CeleryWorker,
     bff_env,
     free_port,
     http_sign_in,
@@ -119,11 +120,15 @@ def production_env(idp, workdir):
 
 
 @contextlib.contextmanager
-def production_stack(workers=4, threads=4, database="bff_bench", **bff_extra):
-    """The development IdP and the BFF (gunicorn, DEBUG off, PostgreSQL, Redis) for a benchmark."""
+def production_stack(
+    workers=4, threads=4, database="bff_bench", celery_workers=1, celery_concurrency=16, **bff_extra
+):
+    """The development IdP, the BFF (gunicorn, DEBUG off, PostgreSQL, Redis) and its Celery
+    workers (Redis as the broker, a queue of the run's own) for a benchmark."""
     workdir = Path(tempfile.mkdtemp(prefix="bff-bench-"))
     idp = DevIdp(workdir, extra_env={"DEBUG": "true", "DEVIDP_ALLOWED_HOSTS": "127.0.0.1"})
     bff = None
+    celery = []
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     say(f"scratch database {database}, Redis {REDIS}, logs in {workdir}")
     database_url = create_scratch_database(database)
@@ -135,6 +140,8 @@ def production_stack(workers=4, threads=4, database="bff_bench", **bff_extra):
             database_url,
             redis_url=REDIS,
             CACHE_KEY_PREFIX=prefix,
+            CELERY_BROKER_URL=REDIS,
+            CELERY_QUEUE=prefix,
             CONN_MAX_AGE=60,
             LOG_LEVEL="WARNING",
             **production_env(idp, workdir),
@@ -148,12 +155,23 @@ def production_stack(workers=4, threads=4, database="bff_bench", **bff_extra):
             workdir / "bff-collectstatic.log",
         )
         bff.start()
+        celery = [
+            CeleryWorker(bff.env, workdir, concurrency=celery_concurrency, name=f"celery{n}")
+            for n in range(celery_workers)
+        ]
+        for worker in celery:
+            worker.start(timeout=60)
         idp.allow_redirect_uri(f"{bff.url}/auth/callback/")
         idp.allow_redirect_uri(f"{bff.url}/")
         idp.set_webhook_url(f"{bff.url}/webhooks/fusionauth/")
-        say(f"devidp at {idp.url}, BFF at {bff.url} ({workers} workers x {threads} threads)")
+        say(
+            f"devidp at {idp.url}, BFF at {bff.url} ({workers} workers x {threads} threads), "
+            f"{celery_workers} Celery worker(s) x {celery_concurrency}"
+        )
         yield idp, bff
     finally:
+        for worker in celery:
+            worker.stop()
         if bff:
             bff.stop()
         idp.stop()

@@ -214,11 +214,22 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"] if not SECURE_HSTS_PRELOAD else []
 
 # --- oauthbff: the OpenID Connect relying party --------------------------------------------------
 OAUTHBFF = {
-    "ISSUER": _setting("OIDC_ISSUER", demo=_DEMO.get("issuer")).rstrip("/"),
+    # Exactly as the provider announces it, trailing "/" included (Auth0's has one).
+    "ISSUER": _setting("OIDC_ISSUER", demo=_DEMO.get("issuer")),
     "CLIENT_ID": _setting("OIDC_CLIENT_ID", demo=_DEMO.get("applicationId")),
-    "CLIENT_SECRET": _setting("OIDC_CLIENT_SECRET", demo=_DEMO.get("clientSecret"), secret=True),
+    # No secret with private_key_jwt: the client's private key authenticates it.
+    "CLIENT_SECRET": _setting(
+        "OIDC_CLIENT_SECRET",
+        demo=_DEMO.get("clientSecret"),
+        secret=True,
+        required=env.str("OIDC_TOKEN_AUTH_METHOD", default="") != "private_key_jwt",
+    ),
     "SCOPES": env.str("OIDC_SCOPES", default="openid profile email offline_access"),
     "TOKEN_AUTH_METHOD": env.str("OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic"),
+    "CLIENT_PRIVATE_KEY_FILE": env.list("OIDC_CLIENT_PRIVATE_KEY_FILE", default=[]),
+    "PAR": env.str("OIDC_PAR", default="auto"),
+    "DPOP": env.bool("OIDC_DPOP", default=False),
+    "PROFILE": env.str("OIDC_PROFILE", default=""),
     "ALLOWED_ALGORITHMS": env.list("OIDC_ALLOWED_ALGORITHMS", default=["RS256", "ES256", "PS256"]),
     "API_AUDIENCE": env.list("OIDC_API_AUDIENCE", default=[]),
     "STAFF_ROLES": env.list("OIDC_STAFF_ROLES", default=["admin"]),
@@ -290,9 +301,15 @@ USERDATA = {
     "RETRIES": env.int("USERDATA_RETRIES", default=2),
     "RETRY_AFTER_MAX": env.float("USERDATA_RETRY_AFTER_MAX", default=30.0),
     "FRESH_SECONDS": env.int("USERDATA_FRESH_SECONDS", default=300),
-    "PUSH_WORKERS": env.int("USERDATA_PUSH_WORKERS", default=8),
     "PUSH_BACKOFF_MAX": env.int("USERDATA_PUSH_BACKOFF_MAX", default=300),
+    "PUSH_DELAY": env.float("USERDATA_PUSH_DELAY", default=1.0),
+    "PUSH_RATE": env.str("USERDATA_PUSH_RATE", default=""),
+    "CHUNK_SIZE": env.int("USERDATA_CHUNK_SIZE", default=500),
+    "PUSH_LEASE_SECONDS": env.int("USERDATA_PUSH_LEASE_SECONDS", default=60),
+    "STALE_SECONDS": env.int("USERDATA_STALE_SECONDS", default=24 * 3600),
     "SEARCH_PAGE_SIZE": env.int("USERDATA_SEARCH_PAGE_SIZE", default=500),
+    # Rows a bulk pull or a webhook creates carry the sign-in issuer.
+    "ISSUER": OAUTHBFF["ISSUER"],
     "FUSIONAUTH": {
         "API_URL": _setting("FUSIONAUTH_API_URL", demo=_DEMO.get("issuer"), required=_FA).rstrip(
             "/"
@@ -317,6 +334,50 @@ USERDATA = {
     },
 }
 
+# --- Celery: the sync work (userdata's push and pull tasks) ---------------------------------------
+# Production: Redis (REDIS_URL, or CELERY_BROKER_URL). Embedded default: kombu's filesystem
+# transport in var/celery/, a broker that needs no server (one machine only).
+CELERY_DATA_DIR = Path(env.str("CELERY_DATA_DIR", default="") or BASE_DIR / "var" / "celery")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_DATA_DIR / "queue"),
+        "data_folder_out": str(CELERY_DATA_DIR / "queue"),
+        "processed_folder": str(CELERY_DATA_DIR / "processed"),
+        "control_folder": str(CELERY_DATA_DIR / "control"),
+        "store_processed": False,
+    }
+    for _folder in ("queue", "processed", "control"):
+        (CELERY_DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
+else:
+    # Fail fast when Redis is down: the save is committed and the sweeper pushes it later.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": 1,
+        "socket_timeout": 5,
+        "visibility_timeout": 3600,
+    }
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_DATA_DIR / "beat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "userdata-sweep-pending": {
+        "task": "userdata.tasks.sweep_pending",
+        "schedule": env.float("USERDATA_SWEEP_SECONDS", default=30.0),
+    },
+    "userdata-prune-webhook-ids": {"task": "userdata.tasks.prune_webhook_ids", "schedule": 3600.0},
+    "userdata-pull-stale": {
+        "task": "userdata.tasks.pull_stale",
+        "schedule": env.float("USERDATA_STALE_SWEEP_SECONDS", default=300.0),
+    },
+}
 # --- Operations --------------------------------------------------------------------------------
 # Error pages and reports never show a token, with DEBUG on or off.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "oauthbff.debug.SafeExceptionReporterFilter"
@@ -338,7 +399,7 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "ops.logging.JsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },

@@ -5,6 +5,8 @@ from django.urls import include, path
 
 from changebank.views import favicon
 
+from . import views
+
 admin.site.site_header = "ChangeBank administration"
 admin.site.site_title = "ChangeBank admin"
 admin.site.index_title = "Users, sessions and synced data"
@@ -24,5 +26,6 @@ urlpatterns = [
     path("changebank/", include("changebank.page_urls")),
     path("admin/", include("oauthbff.admin_urls")),
     path("admin/", admin.site.urls),
+    path("", views.home, name="home"),
     path("", include("userdata.urls")),
 ]

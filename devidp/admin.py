@@ -7,6 +7,12 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from devidp import services
 from devidp.models import ApiKey, Key, Registration, Tenant, TokenCall, User, Webhook
 
+# Named for what it is; no "View site" link (the IdP has no home page, "/" is a 404).
+admin.site.site_header = "Development IdP"
+admin.site.site_title = "Development IdP admin"
+admin.site.index_title = "Users, registrations and configuration"
+admin.site.site_url = None
+
 
 class RegistrationInline(admin.TabularInline):
     model = Registration

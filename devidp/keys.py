@@ -33,8 +33,9 @@ def generate_rsa(key_id, name, length=2048, algorithm=Key.RS256):
 
 
 def create_hmac(key_id, name, algorithm=Key.HS256, secret=None):
-    """Create (generate) or import an HMAC key."""
-    secret = secret or secrets.token_urlsafe(32)
+    """Create (generate) or import an HMAC key; a generated secret has 64 bytes (HS512's hash size,
+    RFC 7518 section 3.2), enough for every HS algorithm."""
+    secret = secret or secrets.token_urlsafe(64)
     return Key.objects.create(
         id=key_id, name=name, algorithm=algorithm, length=len(secret) * 8, secret=secret
     )

@@ -391,18 +391,30 @@ def _key_generate_rule(key, prefix, errors):
         errors.add(prefix + "length", "invalid", f"key.length must be one of {choices}.")
 
 
+# Read-only fields of FusionAuth's Key object: a body copied from a GET answer still converts.
+KEY_READ_ONLY = {
+    "expirationInstant": Long(),
+    "hasPrivateKey": Bool(),
+    "id": Uuid(),
+    "insertInstant": Long(),
+    "lastUpdateInstant": Long(),
+    "x5c": List(Str()),
+}
 KEY_IMPORT = Obj(
     {
         "key": Obj(
             {
                 "algorithm": Enum(*KEY_ALGORITHMS, "None"),
                 "certificate": Str(),
+                "issuer": Str(),
                 "kid": Str(),
+                "length": Int(),
                 "name": Str(),
                 "publicKey": Str(),
                 "privateKey": Str(),
                 "secret": Str(),
                 "type": Enum(*KEY_TYPES),
+                **KEY_READ_ONLY,
             },
             required=("name",),
             rule=_key_import_rule,
@@ -418,6 +430,7 @@ KEY_GENERATE = Obj(
                 "issuer": Str(),
                 "name": Str(),
                 "length": Int(),
+                **KEY_READ_ONLY,
             },
             required=("algorithm", "name"),
             rule=_key_generate_rule,
@@ -728,7 +741,9 @@ REGISTER = Obj(
         "disableDomainBlock": Bool(),
         "generateAuthenticationToken": Bool(),
         "registration": REGISTRATION,
+        "eventInfo": AnyObject(),
         "sendSetPasswordEmail": Bool(),
+        "sendSetPasswordIdentityType": Str(),
         "skipRegistrationVerification": Bool(),
         "skipVerification": Bool(),
         "user": USER,
@@ -797,4 +812,5 @@ LOGIN = Obj(
         "twoFactorTrustId": Str(),
     },
     required=("loginId", "password"),
+    closed=False,
 )

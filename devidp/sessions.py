@@ -1,5 +1,6 @@
 """Refresh tokens seen as FusionAuth sessions: the ``sid`` is the refresh token's stable id."""
 
+import hashlib
 import uuid
 
 from oauth2_provider.models import get_refresh_token_model
@@ -9,11 +10,14 @@ from devidp.services import canonical_id
 RefreshToken = get_refresh_token_model()
 
 
-def sessions_for(token_id=None, user_id=None, application_id=None):
-    """Live refresh tokens by sid, or by user (and application)."""
+def sessions_for(token_id=None, user_id=None, application_id=None, token=None):
+    """Live refresh tokens by sid, by the token itself, or by user (and application)."""
     queryset = RefreshToken.objects.filter(revoked__isnull=True).select_related("application")
     try:
-        if token_id:
+        if token:
+            checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+            queryset = queryset.filter(token_checksum=checksum)
+        elif token_id:
             queryset = queryset.filter(token_family=uuid.UUID(str(token_id)))
         elif user_id:
             queryset = queryset.filter(user_id=uuid.UUID(str(user_id)))

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from jwcrypto import jwt
 from oauth2_provider.models import get_access_token_model, set_token_value
 
-from devidp.config import access_token_ttl, issuer
+from devidp.config import DEFAULT_ACCESS_TOKEN_TTL, access_token_ttl, issuer
 from devidp.keys import jwk_for_key, signing_key_for
-from devidp.models import Registration
+from devidp.models import Key, Registration
 
 AccessToken = get_access_token_model()
 BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -22,7 +22,11 @@ BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 def sign(application, claims, typ="JWT", extra_header=None):
     """Sign claims with the application's RS256 key; the header names the key by thumbprint."""
-    key = jwk_for_key(signing_key_for(application))
+    return sign_with(signing_key_for(application), claims, typ, extra_header)
+
+
+def sign_with(stored_key, claims, typ="JWT", extra_header=None):
+    key = jwk_for_key(stored_key)
     header = {"alg": "RS256", "typ": typ, "kid": key.thumbprint(), **(extra_header or {})}
     token = jwt.JWT(
         header=json.dumps(header, separators=(",", ":")),
@@ -89,7 +93,14 @@ def generate_access_token(request):
 
 
 def login_api_token(application, user):
-    """POST /api/login's JWT, stored like any other access token (so it can be introspected)."""
+    """POST /api/login's JWT, stored like any other access token (so it can be introspected).
+
+    Without an application (FusionAuth's ``applicationId`` is optional) the user is signed in to
+    the tenant: the JWT has no audience, roles or applicationId, is signed with the tenant's key
+    and lives as long as the tenant says; no client can introspect it, so it is not stored.
+    """
+    if application is None:
+        return _tenant_token(user)
     claims = access_token_claims(application, user, authentication_type="PASSWORD")
     token = sign(application, claims, extra_header={"gty": ["password"]})
     access_token = AccessToken(
@@ -119,3 +130,27 @@ def backchannel_logout_token(application, sub=None, sid=None):
     if sid:
         claims["sid"] = sid
     return sign(application, claims, typ="logout+jwt")
+
+
+def _tenant_token(user):
+    tenant_jwt = (user.tenant.config if user.tenant else {}).get("jwtConfiguration", {})
+    now = int(time.time())
+    try:
+        ttl = max(1, int(tenant_jwt.get("timeToLiveInSeconds") or DEFAULT_ACCESS_TOKEN_TTL))
+    except (TypeError, ValueError):
+        ttl = DEFAULT_ACCESS_TOKEN_TTL
+    claims = {
+        "exp": now + ttl,
+        "iat": now,
+        "iss": issuer(),
+        "sub": str(user.pk),
+        "jti": str(uuid.uuid4()),
+        "authenticationType": "PASSWORD",
+        "email": user.email,
+        "email_verified": user.verified,
+    }
+    if user.tenant_id:
+        claims["tid"] = str(user.tenant_id)
+    key = Key.objects.filter(pk=tenant_jwt.get("accessTokenKeyId"), algorithm=Key.RS256).first()
+    key = key or Key.objects.filter(algorithm=Key.RS256).order_by("insert_instant").first()
+    return sign_with(key, claims, extra_header={"gty": ["password"]}), claims["exp"] * 1000

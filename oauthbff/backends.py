@@ -22,9 +22,10 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
 from oauthbff.conf import oauthbff_settings
+from oauthbff.dpop import DPoPKey
 from oauthbff.exceptions import InvalidToken
 from oauthbff.models import OIDCIdentity
-from oauthbff.oidc_client import access_token_claims, fetch_userinfo, token_request
+from oauthbff.oidc_client import access_token_claims, dpop_enabled, fetch_userinfo, token_request
 from oauthbff.provider import get_provider
 from oauthbff.roles import get_roles_mapper
 
@@ -124,9 +125,11 @@ class OIDCBackend(OIDCAuthenticationBackend):
 
     @sensitive_variables()
     def get_token(self, payload):
-        """Exchange the code with the configured client authentication (ours, with timeouts)."""
+        """Exchange the code with the configured client authentication (ours, with timeouts); with
+        DPoP, the session's new key pair proves possession and the tokens are bound to it."""
         payload = {k: v for k, v in payload.items() if k not in ("client_id", "client_secret")}
-        response = token_request(payload)
+        self.dpop_key = DPoPKey.generate() if dpop_enabled() else None
+        response = token_request(payload, dpop_key=self.dpop_key)
         if not response.get("id_token"):
             raise InvalidToken("The identity provider returned no ID token.")
         self.token_response = response
@@ -157,11 +160,18 @@ class OIDCBackend(OIDCAuthenticationBackend):
             # Not meant for us (e.g. another API audience): ask the provider instead.
             logger.info("oauthbff: access token not readable here (%s); using userinfo", exc)
             access_claims = None
+        userinfo = {}
         if access_claims is None:
-            access_claims = fetch_userinfo(access_token)
+            access_claims = userinfo = fetch_userinfo(access_token, dpop_key=self.dpop_key)
         if access_claims.get("sub", payload["sub"]) != payload["sub"]:
             raise SuspiciousOperation("The access token belongs to another subject.")
-        claims = dict(payload)
+        # A certified provider puts profile claims (email, name) only in userinfo when the ID token
+        # comes from the token endpoint (OIDC Core §5.4); they count only with the ID token's exact
+        # sub (§5.3.4), and the verified ID token wins where both say.
+        if userinfo.get("sub") != payload["sub"]:
+            userinfo = {}
+        profile = {**userinfo, **payload}
+        claims = dict(profile)
         roles = self.roles_mapper.roles_from_claims(access_claims)
         if roles is None:
             roles = self.roles_mapper.roles_from_claims(payload) or []
@@ -171,8 +181,9 @@ class OIDCBackend(OIDCAuthenticationBackend):
             LOGIN_RESULT_ATTR,
             {
                 "token_response": self.token_response,
-                "claims": payload,
+                "claims": profile,
                 "access_claims": access_claims,
+                "dpop_key": self.dpop_key,
                 "roles": roles,
             },
         )

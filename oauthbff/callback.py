@@ -87,6 +87,13 @@ def _set_pending_cookie(response, states):
     )
 
 
+def pending_sign_in(state):
+    """The pending sign-in ``state`` names (nonce, PKCE verifier, next), or None: unknown, used or
+    expired."""
+    entry = cache.get(_pending_key(state)) if state else None
+    return entry if isinstance(entry, dict) else None
+
+
 def stash_pending_sign_in(request, response):
     """Move the sign-in mozilla-django-oidc just put in the session to the cache.
 
@@ -176,7 +183,7 @@ def check_authorization_response(request):
     provider = get_provider()
     iss = request.GET.get("iss")
     iss_required = provider.metadata.get("authorization_response_iss_parameter_supported")
-    if (iss is not None and iss.rstrip("/") != provider.issuer) or (iss is None and iss_required):
+    if (iss is not None and iss != provider.issuer) or (iss is None and iss_required):
         pop_state(request, state)
         raise SignInFailed(
             "Sign-in failed", "The sign-in response came from an unexpected identity provider."
@@ -222,6 +229,7 @@ def complete_sign_in(request, user):
         result["claims"],
         result["access_claims"],
         roles=result["roles"],
+        dpop_key=result.get("dpop_key"),
     )
     user_signed_in.send(
         sender=OIDCSession,

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import FieldDoesNotExist
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from oauthbff.backends import OIDCBackend
@@ -15,9 +16,14 @@ from oauthbff.conf import oauthbff_settings
 from oauthbff.crypto import configured_keys
 from oauthbff.debug import SafeExceptionReporterFilter
 from oauthbff.jwt import FORBIDDEN_ALGORITHMS
+from oauthbff.keys import KeyFileError, key_paths, load_keys
 from oauthbff.middleware import TokenRefreshMiddleware
+from oauthbff.par import PAR_MODES, par_mode
+from oauthbff.provider import read_discovery
 from oauthbff.roles import RolesMapper
 
+TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+FAPI2_ALGORITHMS = {"PS256", "ES256"}
 COOKIE_ENGINES = ("django.contrib.sessions.backends.signed_cookies",)
 MIDDLEWARE_PATH = "oauthbff.middleware.TokenRefreshMiddleware"
 BACKEND_PATH = "oauthbff.backends.OIDCBackend"
@@ -74,14 +80,14 @@ def check_oauthbff_settings(app_configs, **kwargs):
         errors.append(_error("OAUTHBFF['ISSUER'] must use https when DEBUG is off.", 4))
     if not oauthbff_settings.CLIENT_ID:
         errors.append(_error("OAUTHBFF['CLIENT_ID'] (OIDC_CLIENT_ID) is not set.", 5))
-    if not oauthbff_settings.CLIENT_SECRET:
-        errors.append(_error("OAUTHBFF['CLIENT_SECRET'] (OIDC_CLIENT_SECRET) is not set.", 6))
     method = oauthbff_settings.TOKEN_AUTH_METHOD
-    if method not in ("client_secret_basic", "client_secret_post"):
+    if method != "private_key_jwt" and not oauthbff_settings.CLIENT_SECRET:
+        errors.append(_error("OAUTHBFF['CLIENT_SECRET'] (OIDC_CLIENT_SECRET) is not set.", 6))
+    if method not in TOKEN_AUTH_METHODS:
         errors.append(
             _error(
-                f"OAUTHBFF['TOKEN_AUTH_METHOD'] {method!r} must be client_secret_basic or "
-                "client_secret_post.",
+                f"OAUTHBFF['TOKEN_AUTH_METHOD'] {method!r} must be client_secret_basic, "
+                "client_secret_post or private_key_jwt.",
                 7,
             )
         )
@@ -152,6 +158,155 @@ def check_oauthbff_settings(app_configs, **kwargs):
         )
     errors.extend(_check_select_related())
     errors.extend(_check_exception_reporter_filter())
+    errors.extend(_check_url_lists())
+    return errors
+
+
+def _check_url_lists():
+    """EXEMPT_URLS and JSON_PATH_PREFIXES are lists; an exempt URL name must exist in the URL conf
+    (a typo would leave the view behind the refresh middleware without a word)."""
+    messages = []
+    for name in ("EXEMPT_URLS", "JSON_PATH_PREFIXES"):
+        value = getattr(oauthbff_settings, name)
+        if isinstance(value, str) or not all(isinstance(item, str) for item in value):
+            messages.append(_error(f"OAUTHBFF[{name!r}] must be a list of strings.", 18))
+    if messages:
+        return messages
+    for name in oauthbff_settings.EXEMPT_URLS:
+        if name.startswith("/"):
+            continue
+        try:
+            reverse(name)
+        except NoReverseMatch:
+            messages.append(
+                Warning(
+                    f"OAUTHBFF['EXEMPT_URLS'] names {name!r}, which is no URL name here (or needs "
+                    "arguments); write a path starting with '/' for those.",
+                    id="oauthbff.W003",
+                )
+            )
+    return messages
+
+
+@register()
+def check_sender_constraints(app_configs, **kwargs):
+    """PAR, private_key_jwt, DPoP and the FAPI 2.0 profile: what can be told without the provider."""
+    errors = []
+    method = oauthbff_settings.TOKEN_AUTH_METHOD
+    if par_mode() not in PAR_MODES:
+        errors.append(
+            _error(
+                f"OAUTHBFF['PAR'] (OIDC_PAR) {oauthbff_settings.PAR!r} must be auto, true or false.",
+                31,
+            )
+        )
+    paths = key_paths(oauthbff_settings.CLIENT_PRIVATE_KEY_FILE)
+    if method == "private_key_jwt" and not paths:
+        errors.append(
+            _error(
+                "OAUTHBFF['TOKEN_AUTH_METHOD'] is private_key_jwt but no CLIENT_PRIVATE_KEY_FILE "
+                "(OIDC_CLIENT_PRIVATE_KEY_FILE) is set.",
+                32,
+            )
+        )
+    elif paths:
+        try:
+            load_keys(paths)
+        except KeyFileError as exc:
+            errors.append(_error(f"OAUTHBFF['CLIENT_PRIVATE_KEY_FILE']: {exc}", 33))
+    profile = str(oauthbff_settings.PROFILE or "").lower()
+    if profile not in ("", "fapi2"):
+        errors.append(
+            _error(f"OAUTHBFF['PROFILE'] (OIDC_PROFILE) {profile!r} must be fapi2 or empty.", 34)
+        )
+    if profile == "fapi2":
+        if method != "private_key_jwt":
+            errors.append(
+                _error(
+                    f"The FAPI 2.0 profile needs TOKEN_AUTH_METHOD private_key_jwt, not {method!r} "
+                    "(no client secrets).",
+                    35,
+                )
+            )
+        if not oauthbff_settings.DPOP:
+            errors.append(_error("The FAPI 2.0 profile needs DPOP (OIDC_DPOP=true).", 36))
+        if not oauthbff_settings.USE_PKCE:
+            errors.append(_error("The FAPI 2.0 profile needs PKCE (USE_PKCE).", 37))
+        others = sorted(set(oauthbff_settings.ALLOWED_ALGORITHMS or []) - FAPI2_ALGORITHMS)
+        if others:
+            errors.append(
+                _error(
+                    f"The FAPI 2.0 profile allows only PS256 and ES256; ALLOWED_ALGORITHMS also has "
+                    f"{', '.join(others)}.",
+                    38,
+                )
+            )
+    return errors
+
+
+@register()
+def check_discovery(app_configs, **kwargs):
+    """What the provider announces against what is configured: the issuer to the character (a
+    token's ``iss`` is compared with it exactly, so a missing or extra "/" would refuse every
+    sign-in), PAR when it is required, and what the FAPI 2.0 profile needs.
+
+    A provider that cannot be reached now is not an error here (it may start later); the sign-in
+    page then says it is unavailable.
+    """
+    issuer = oauthbff_settings.ISSUER
+    parts = urlsplit(issuer) if isinstance(issuer, str) and issuer else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        return []
+    metadata = read_discovery(issuer, timeout=min(float(oauthbff_settings.HTTP_TIMEOUT), 3.0))
+    announced = metadata.get("issuer") if metadata else None
+    if not isinstance(announced, str):
+        return []
+    if announced != issuer:
+        return [
+            _error(
+                f"OAUTHBFF['ISSUER'] (OIDC_ISSUER) {issuer!r} differs from the issuer "
+                f"{announced[:200]!r} that the provider's discovery document announces; set it "
+                "exactly as announced.",
+                30,
+            )
+        ]
+    errors = []
+    profile = str(oauthbff_settings.PROFILE or "").lower()
+    if par_mode() == "true" and not metadata.get("pushed_authorization_request_endpoint"):
+        errors.append(
+            _error(
+                "PAR is required (OIDC_PAR=true or the FAPI 2.0 profile) but the provider's "
+                "discovery names no pushed_authorization_request_endpoint.",
+                39,
+            )
+        )
+    dpop_algs = metadata.get("dpop_signing_alg_values_supported") or []
+    if (oauthbff_settings.DPOP or profile == "fapi2") and "ES256" not in dpop_algs:
+        errors.append(
+            _error(
+                "DPoP is on (OIDC_DPOP or the FAPI 2.0 profile) but the provider's discovery does "
+                "not announce DPoP with ES256 (dpop_signing_alg_values_supported).",
+                40,
+            )
+        )
+    methods = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+    method = oauthbff_settings.TOKEN_AUTH_METHOD
+    if method not in methods:
+        errors.append(
+            _error(
+                f"The provider's discovery does not offer TOKEN_AUTH_METHOD {method!r} "
+                f"(token_endpoint_auth_methods_supported: {', '.join(map(str, methods))[:200]}).",
+                41,
+            )
+        )
+    if profile == "fapi2" and not metadata.get("authorization_response_iss_parameter_supported"):
+        errors.append(
+            _error(
+                "The FAPI 2.0 profile needs the RFC 9207 iss parameter, which the provider's "
+                "discovery does not announce (authorization_response_iss_parameter_supported).",
+                42,
+            )
+        )
     return errors
 
 
@@ -166,7 +321,7 @@ def _check_exception_reporter_filter():
             f"DEFAULT_EXCEPTION_REPORTER_FILTER {path!r} is not oauthbff's: debug pages and error "
             "reports may show access, refresh and ID tokens.",
             hint=f"Set it to {FILTER_PATH!r} (or a subclass).",
-            id="oauthbff.W003",
+            id="oauthbff.W020",
         )
     ]
 
@@ -218,7 +373,7 @@ def check_shared_cache(app_configs=None, **kwargs):
             _error(
                 f"CACHES['default'] is {backend.rsplit('.', 1)[-1]}, which each process keeps to "
                 "itself: the refresh lock and the replay caches would not hold across processes.",
-                18,
+                20,
                 hint="Use a shared cache: Redis (REDIS_URL) or Memcached.",
             )
         ]
@@ -236,7 +391,7 @@ def check_token_encryption_key(app_configs=None, **kwargs):
             "OAUTHBFF['TOKEN_ENCRYPTION_KEY'] (OIDC_TOKEN_ENCRYPTION_KEY) is not set: stored "
             "tokens are encrypted with a key derived from SECRET_KEY.",
             hint="Set a Fernet key of its own (cryptography.fernet.Fernet.generate_key()).",
-            id="oauthbff.W004",
+            id="oauthbff.W021",
         )
     ]
 

@@ -16,9 +16,11 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from oauthbff.conf import oauthbff_settings
+from oauthbff.dpop import nonce_for, remember_nonce
 from oauthbff.exceptions import SessionExpired
 from oauthbff.http import upstream_session
 from oauthbff.refresh import get_access_token
+from oauthbff.sessions import current_session, session_dpop_key
 
 __all__ = [
     "SessionExpired",
@@ -54,6 +56,25 @@ class BearerAuth(requests.auth.AuthBase):
 
     def __repr__(self):
         return "BearerAuth(<redacted>)"
+
+
+class DPoPAuth(requests.auth.AuthBase):
+    """A DPoP-bound token (RFC 9449 §7.1): ``Authorization: DPoP`` and a fresh proof for this very
+    request (method, URL, the token's hash and the server's nonce, if it gave one)."""
+
+    def __init__(self, token, dpop_key):
+        self._token = token
+        self._key = dpop_key
+
+    def __call__(self, prepared):
+        prepared.headers["Authorization"] = f"DPoP {self._token}"
+        prepared.headers["DPoP"] = self._key.proof(
+            prepared.method, prepared.url, access_token=self._token, nonce=nonce_for(prepared.url)
+        )
+        return prepared
+
+    def __repr__(self):
+        return "DPoPAuth(<redacted>)"
 
 
 _UPSTREAM_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
@@ -129,23 +150,33 @@ class UserApiClient:
         return f"<UserApiClient {self.base_url}>"
 
     def request(self, method, path="", *, headers=None, timeout=None, **kwargs):
-        """Send one request with the user's current access token; raises SessionExpired.
+        """Send one request with the user's current access token (as a DPoP-bound token with its
+        proof when the session has a DPoP key); raises SessionExpired.
 
         Network failures surface as ``requests`` exceptions (Timeout, ConnectionError) for the
         caller to turn into a status; redirects are returned, never followed.
         """
         url = build_url(self.base_url, path)
         token = get_access_token(self.django_request)
-        headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
-        return upstream_session.request(
-            method,
-            url,
-            headers=headers,
-            auth=BearerAuth(token),
-            timeout=timeout or self.timeout,
-            allow_redirects=False,
-            **kwargs,
-        )
+        dpop_key = session_dpop_key(current_session(self.django_request))
+        headers = {
+            k: v for k, v in (headers or {}).items() if k.lower() not in ("authorization", "dpop")
+        }
+        for attempt in range(2):
+            response = upstream_session.request(
+                method,
+                url,
+                headers=headers,
+                auth=DPoPAuth(token, dpop_key) if dpop_key else BearerAuth(token),
+                timeout=timeout or self.timeout,
+                allow_redirects=False,
+                **kwargs,
+            )
+            # A DPoP-bound token's API may ask for its nonce first (RFC 9449 §9): once more with it.
+            if dpop_key is None or attempt or not remember_nonce(url, response):
+                return response
+            response.close()
+        return response
 
     def get(self, path="", **kwargs):
         return self.request("GET", path, **kwargs)

@@ -21,9 +21,15 @@ DEFAULTS = {
     "CLIENT_SECRET": "",
     # Scopes asked for at sign-in; offline_access brings the refresh token.
     "SCOPES": "openid profile email offline_access",
-    # How this client authenticates to the token, revocation and introspection endpoints:
-    # "client_secret_basic" or "client_secret_post".
+    # How this client authenticates to the token, PAR, revocation and introspection endpoints:
+    # "client_secret_basic", "client_secret_post" or "private_key_jwt" (RFC 7523).
     "TOKEN_AUTH_METHOD": "client_secret_basic",
+    # private_key_jwt: PEM file(s) with this client's private key(s) (RSA signs PS256, EC P-256
+    # ES256), comma-separated or a list; the first signs, all are published at /auth/jwks.json.
+    "CLIENT_PRIVATE_KEY_FILE": "",
+    # "fapi2": the FAPI 2.0 Security Profile (PAR, PKCE, DPoP, private_key_jwt, PS256/ES256 and
+    # the RFC 9207 iss parameter all required), checked at start-up; empty: no profile.
+    "PROFILE": "",
     # Signature algorithms accepted on ID, access and logout tokens ("none" and HMAC never are).
     "ALLOWED_ALGORITHMS": ["RS256", "ES256", "PS256"],
     # Seconds (or a (connect, read) pair) every call to the provider may take.
@@ -44,6 +50,12 @@ DEFAULTS = {
     "STATE_MAX_AGE": 600,
     "USE_PKCE": True,
     "USE_NONCE": True,
+    # Pushed authorization requests (RFC 9126): "auto" pushes whenever the provider offers them,
+    # "true" requires them (no sign-in without), "false" never pushes.
+    "PAR": "auto",
+    # DPoP (RFC 9449): each session's tokens bound to a key pair of its own, with a proof on every
+    # call that uses them.
+    "DPOP": False,
     # Create a Django user on a first sign-in (otherwise only known identities may sign in).
     "CREATE_USERS": True,
     # One-to-one relations of the user model loaded with the user on every request (one query
@@ -125,8 +137,6 @@ class OAuthBFFSettings:
         if name not in self.defaults:
             raise AttributeError(f"Invalid oauthbff setting: {name!r}")
         value = self.user_settings.get(name, self.defaults[name])
-        if name == "ISSUER" and value:
-            value = value.rstrip("/")
         if name in self.import_strings and isinstance(value, str):
             value = import_string(value)
         self._cached.add(name)

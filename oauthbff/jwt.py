@@ -4,7 +4,10 @@
 function that finds the signing key, so the same checks serve ID, access and logout tokens.
 """
 
+import base64
+import hashlib
 import hmac
+import json
 import re
 import time
 
@@ -127,3 +130,27 @@ def decode(
         if not isinstance(token_nonce, str) or not hmac.compare_digest(token_nonce, nonce):
             raise InvalidToken("The token's nonce does not match this sign-in.")
     return claims
+
+
+# --- JWK utilities (RFC 7638) ----------------------------------------------------------------------
+# The required members, per key type, that a thumbprint hashes (RFC 7638 §3.2).
+THUMBPRINT_MEMBERS = {
+    "EC": ("crv", "kty", "x", "y"),
+    "RSA": ("e", "kty", "n"),
+    "OKP": ("crv", "kty", "x"),
+}
+
+
+def b64url(data):
+    """base64url without padding (RFC 7515 §2)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def jwk_thumbprint(jwk):
+    """The RFC 7638 SHA-256 thumbprint of a public JWK: a key id that follows the key itself, and
+    what a DPoP-bound token's ``cnf.jkt`` holds (RFC 9449 §6.1). ValueError for a non-key."""
+    members = THUMBPRINT_MEMBERS.get(jwk.get("kty")) if isinstance(jwk, dict) else None
+    if members is None or any(not isinstance(jwk.get(m), str) for m in members):
+        raise ValueError("Not a public JWK with the members RFC 7638 needs.")
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
+    return b64url(hashlib.sha256(canonical.encode()).digest())

@@ -77,13 +77,29 @@ def sign_out(request):
     return url or post_logout_redirect_url()
 
 
-def end_other_sessions(request):
-    """Sign the user out everywhere else; the current session stays."""
+def _other_sessions(request):
     row = current_session(request)
     others = OIDCSession.objects.filter(user=request.user)
     if row is not None:
         others = others.exclude(pk=row.pk)
-    return end_sessions(others, "ended_by_user", revoke=True)
+    return others
+
+
+def end_other_sessions(request):
+    """Sign the user out everywhere else; the current session stays."""
+    return end_sessions(_other_sessions(request), "ended_by_user", revoke=True)
+
+
+def end_other_session(request, session_id):
+    """Sign out one of the user's other sessions (revoke, then end); False when ``session_id`` is
+    not an active session of this user other than the current one: never another user's."""
+    try:
+        session_id = int(session_id)
+    except (TypeError, ValueError):
+        return False
+    return bool(
+        end_sessions(_other_sessions(request).filter(pk=session_id), "ended_by_user", revoke=True)
+    )
 
 
 def remember_logout_token(claims):

@@ -78,6 +78,9 @@ class OIDCSession(models.Model):
     access_token = models.TextField(blank=True, editable=False)
     refresh_token = models.TextField(blank=True, editable=False)
     id_token = models.TextField(blank=True, editable=False)
+    # The session's DPoP private key (RFC 9449; a JWK, encrypted like the tokens) when its tokens are
+    # bound to one: without it they are useless, so it is kept and wiped with them.
+    dpop_key = models.TextField(blank=True, editable=False)
     access_expires_at = models.DateTimeField(null=True, blank=True)
     # Seconds the current access token was issued for: the refresh leeway is at most half of it.
     access_lifetime = models.PositiveIntegerField(null=True, blank=True, editable=False)

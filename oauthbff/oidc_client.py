@@ -1,8 +1,11 @@
-"""This client's calls to the provider: the token, revocation, userinfo and introspection endpoints.
+"""This client's calls to the provider: the token, PAR, revocation, userinfo and introspection
+endpoints.
 
-Client authentication (``client_secret_basic`` or ``client_secret_post``) is written once, in
-``client_auth``; every call goes through the provider session (pooled, with timeouts) and turns a
-network failure or a malformed answer into ``ProviderError`` with a message that is safe to show.
+Client authentication (``client_secret_basic``, ``client_secret_post`` or ``private_key_jwt``) is
+written once, in ``client_auth``; so is DPoP (RFC 9449): given the session's key, every call carries
+a fresh proof and is retried once with the nonce the provider asks for. Every call goes through the
+provider session (pooled, with timeouts) and turns a network failure or a malformed answer into
+``ProviderError`` with a message that is safe to show.
 """
 
 import logging
@@ -14,8 +17,10 @@ from django.views.decorators.debug import sensitive_variables
 from requests.auth import HTTPBasicAuth
 
 from oauthbff.conf import oauthbff_settings
-from oauthbff.exceptions import ProviderError, TokenError
+from oauthbff.dpop import nonce_for, remember_nonce
+from oauthbff.exceptions import InvalidToken, ProviderError, TokenError
 from oauthbff.http import provider_session
+from oauthbff.keys import KeyFileError, assertion_params, client_keys
 from oauthbff.provider import get_provider
 
 logger = logging.getLogger(__name__)
@@ -25,9 +30,26 @@ TOKEN_RESPONSE_STRINGS = ("access_token", "refresh_token", "id_token", "refresh_
 
 @sensitive_variables()
 def client_auth(data):
-    """``(form data, auth)`` for a request to an endpoint that authenticates this client."""
+    """``(form data, auth)`` for a request to an endpoint that authenticates this client.
+
+    private_key_jwt makes a new one-time assertion each call, addressed to the issuer identifier
+    (what FAPI 2.0 and RFC 7523bis ask for, and every endpoint of the provider accepts).
+    """
     data = dict(data)
-    if oauthbff_settings.TOKEN_AUTH_METHOD == "client_secret_post":
+    method = oauthbff_settings.TOKEN_AUTH_METHOD
+    if method == "private_key_jwt":
+        try:
+            keys = client_keys()
+        except KeyFileError as exc:
+            logger.error("oauthbff: %s", exc)
+            raise ProviderError("This client's private key is unavailable.") from exc
+        data.update(
+            assertion_params(
+                keys, client_id=oauthbff_settings.CLIENT_ID, audience=get_provider().issuer
+            )
+        )
+        return data, None
+    if method == "client_secret_post":
         data.update(
             client_id=oauthbff_settings.CLIENT_ID, client_secret=oauthbff_settings.CLIENT_SECRET
         )
@@ -35,14 +57,43 @@ def client_auth(data):
     return data, HTTPBasicAuth(oauthbff_settings.CLIENT_ID, oauthbff_settings.CLIENT_SECRET)
 
 
+def dpop_enabled():
+    """DPoP is on: OIDC_DPOP, or the FAPI 2.0 profile (which requires sender-constrained tokens)."""
+    return bool(oauthbff_settings.DPOP) or str(oauthbff_settings.PROFILE).lower() == "fapi2"
+
+
 @sensitive_variables()
-def _post(endpoint, data, what, issuer=None):
-    data, auth = client_auth(data)
+def dpop_request(method, url, *, dpop_key, access_token=None, prepare=None, **kwargs):
+    """Send a request with a DPoP proof by ``dpop_key`` (and ``ath`` for ``access_token``); once
+    more, with a fresh proof, when the server asks for its nonce. ``prepare()`` gives the request's
+    keyword arguments anew for each attempt (a client assertion is good for one use only)."""
+    response = None
+    for _attempt in range(2):
+        request_kwargs = prepare() if prepare is not None else dict(kwargs)
+        headers = dict(request_kwargs.pop("headers", None) or {})
+        headers["DPoP"] = dpop_key.proof(
+            method, url, access_token=access_token, nonce=nonce_for(url)
+        )
+        if access_token is not None:
+            headers["Authorization"] = f"DPoP {access_token}"
+        response = provider_session.request(method, url, headers=headers, **request_kwargs)
+        if not remember_nonce(url, response):
+            break
+    return response
+
+
+@sensitive_variables()
+def _post(endpoint, data, what, *, dpop_key=None, issuer=None):
+    def prepare():
+        form, auth = client_auth(data)
+        return {"data": form, "auth": auth, "headers": {"Accept": "application/json"}}
+
     provider = get_provider(issuer)
     try:
-        response = provider_session.post(
-            endpoint, data=data, auth=auth, headers={"Accept": "application/json"}
-        )
+        if dpop_key is not None:
+            response = dpop_request("POST", endpoint, dpop_key=dpop_key, prepare=prepare)
+        else:
+            response = provider_session.post(endpoint, **prepare())
     except requests.RequestException as exc:
         logger.warning("oauthbff: %s unreachable: %s", what, type(exc).__name__)
         provider.noted_reply(None)
@@ -60,13 +111,15 @@ def _json_object(response):
 
 
 @sensitive_variables()
-def token_request(data):
+def token_request(data, *, dpop_key=None):
     """POST ``data`` (a grant) to the token endpoint; the JSON token response.
 
+    With ``dpop_key`` the tokens are to be bound to it (RFC 9449 §5): an answer whose token_type is
+    not DPoP is refused (InvalidToken), since an unbound token is exactly what DPoP is to prevent.
     Raises TokenError when the provider refuses with an OAuth error (RFC 6749 §5.2), ProviderError
     for anything else that is not a usable token response.
     """
-    response = _post(get_provider().token_endpoint, data, "token endpoint")
+    response = _post(get_provider().token_endpoint, data, "token endpoint", dpop_key=dpop_key)
     body = _json_object(response)
     if response.status_code != 200:
         error = body.get("error") if body else None
@@ -91,7 +144,28 @@ def token_request(data):
     for name in TOKEN_RESPONSE_STRINGS:
         if body.get(name) is not None and not isinstance(body[name], str):
             raise ProviderError(f"The identity provider's token response has a malformed {name}.")
+    if dpop_key is not None and str(body.get("token_type", "")).lower() != "dpop":
+        raise InvalidToken(
+            "The identity provider returned an unbound token although DPoP was asked."
+        )
     return body
+
+
+@sensitive_variables()
+def push_authorization_request(params, *, dpop_key=None):
+    """Push the authorization request's parameters (RFC 9126 §2); the ``request_uri`` to send the
+    browser with. A refusal or an unusable answer is ProviderError: no sign-in can start."""
+    endpoint = get_provider().endpoint("pushed_authorization_request_endpoint")
+    response = _post(endpoint, params, "pushed authorization request", dpop_key=dpop_key)
+    body = _json_object(response)
+    if response.status_code not in (200, 201):
+        error = str((body or {}).get("error") or response.status_code)[:64]
+        logger.warning("oauthbff: the pushed authorization request was refused (%s)", error)
+        raise ProviderError(f"The identity provider refused the sign-in request ({error}).")
+    request_uri = (body or {}).get("request_uri")
+    if not isinstance(request_uri, str) or not request_uri or len(request_uri) > 2048:
+        raise ProviderError("The identity provider's PAR answer has no usable request_uri.")
+    return request_uri
 
 
 def lifetime(token_response):
@@ -109,8 +183,10 @@ def expires_at(token_response):
 
 
 @sensitive_variables()
-def revoke_token(token, *, issuer=None, hint="refresh_token"):
-    """Revoke ``token`` (RFC 7009) when the provider has a revocation endpoint; True if it did."""
+def revoke_token(token, *, issuer=None, hint="refresh_token", dpop_key=None):
+    """Revoke ``token`` (RFC 7009) when the provider has a revocation endpoint; True if it did.
+
+    With the session's ``dpop_key`` the call carries a proof too, as a token bound to it may need."""
     if not token:
         return False
     try:
@@ -118,7 +194,11 @@ def revoke_token(token, *, issuer=None, hint="refresh_token"):
         if not endpoint:
             return False
         response = _post(
-            endpoint, {"token": token, "token_type_hint": hint}, "token revocation", issuer
+            endpoint,
+            {"token": token, "token_type_hint": hint},
+            "token revocation",
+            dpop_key=dpop_key,
+            issuer=issuer,
         )
     except ProviderError:
         return False
@@ -129,15 +209,19 @@ def revoke_token(token, *, issuer=None, hint="refresh_token"):
 
 
 @sensitive_variables()
-def fetch_userinfo(access_token):
-    """The userinfo endpoint's claims for ``access_token`` ({} when the provider has none)."""
+def fetch_userinfo(access_token, *, dpop_key=None):
+    """The userinfo endpoint's claims for ``access_token`` ({} when the provider has none); a
+    DPoP-bound token goes as ``Authorization: DPoP`` with a proof by ``dpop_key`` (RFC 9449 §7)."""
     endpoint = get_provider().userinfo_endpoint
     if not endpoint:
         return {}
     try:
-        response = provider_session.get(
-            endpoint, headers={"Authorization": f"Bearer {access_token}"}
-        )
+        if dpop_key is not None:
+            response = dpop_request("GET", endpoint, dpop_key=dpop_key, access_token=access_token)
+        else:
+            response = provider_session.get(
+                endpoint, headers={"Authorization": f"Bearer {access_token}"}
+            )
     except requests.RequestException as exc:
         raise ProviderError("The identity provider's userinfo endpoint failed.") from exc
     if response.status_code != 200:
@@ -157,7 +241,7 @@ def introspect(token):
     401 then), ProviderError when it cannot answer.
     """
     provider = get_provider()
-    endpoint = provider.introspection_endpoint or f"{provider.issuer}/oauth2/introspect"
+    endpoint = provider.introspection_endpoint or f"{provider.issuer.rstrip('/')}/oauth2/introspect"
     # client_id is a parameter of FusionAuth's endpoint besides the client's authentication.
     data = {
         "token": token,

@@ -30,11 +30,22 @@ def _cache_key(kind, issuer):
     return f"oauthbff:{kind}:{hashlib.sha256(issuer.encode()).hexdigest()[:32]}"
 
 
+def discovery_url(issuer):
+    """Where ``issuer`` publishes its metadata (OpenID Connect Discovery 1.0 §4): any terminating
+    "/" is removed before "/.well-known/openid-configuration" is appended."""
+    return f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+
+
 class Provider:
-    """One issuer's metadata and keys, with the token checks OIDC Core §3.1.3.7 asks for."""
+    """One issuer's metadata and keys, with the token checks OIDC Core §3.1.3.7 asks for.
+
+    The issuer is kept exactly as configured: OIDC compares issuers as exact strings (Discovery
+    §4.3, Core §3.1.3.7), so ``https://tenant.auth0.com/`` and ``https://tenant.auth0.com`` are two
+    different issuers, and each ``iss`` is checked against this exact value.
+    """
 
     def __init__(self, issuer):
-        self.issuer = issuer.rstrip("/")
+        self.issuer = issuer
         self._lock = threading.Lock()
         self._metadata = None
         self._metadata_until = 0.0
@@ -106,9 +117,13 @@ class Provider:
         if data is None:
             if not self.issuer:
                 raise ProviderError("No identity provider is configured (OIDC_ISSUER).")
-            data = self._get_json(f"{self.issuer}/.well-known/openid-configuration", "discovery")
-            issuer = str(data.get("issuer", "")).rstrip("/")
-            if issuer != self.issuer:
+            data = self._get_json(discovery_url(self.issuer), "discovery")
+            if data.get("issuer") != self.issuer:
+                logger.warning(
+                    "oauthbff: discovery announces the issuer %r, OIDC_ISSUER is %r",
+                    str(data.get("issuer"))[:200],
+                    self.issuer,
+                )
                 raise ProviderError(
                     "The identity provider's discovery document names a different issuer."
                 )
@@ -208,7 +223,7 @@ _providers_lock = threading.Lock()
 
 def get_provider(issuer=None):
     """The Provider for ``issuer`` (default: the configured OIDC_ISSUER), one per process."""
-    issuer = (issuer or oauthbff_settings.ISSUER).rstrip("/")
+    issuer = issuer or oauthbff_settings.ISSUER
     with _providers_lock:
         provider = _providers.get(issuer)
         if provider is None:
@@ -220,6 +235,20 @@ def reset_providers():
     """Forget in-memory metadata and keys (settings changed, or a test wants a cold start)."""
     with _providers_lock:
         _providers.clear()
+
+
+def read_discovery(issuer, *, timeout):
+    """``issuer``'s discovery document read now, past every cache, for the start-up checks; None
+    when it cannot be had (the provider may simply be down).
+
+    One attempt, no retries: start-up must not wait for a provider that is down.
+    """
+    try:
+        response = requests.get(discovery_url(issuer), timeout=timeout)
+        data = response.json() if response.status_code == 200 else None
+    except (requests.RequestException, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def clear_cache():

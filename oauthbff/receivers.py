@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from oauthbff.crypto import reset_fernet
+from oauthbff.keys import forget_keys
 from oauthbff.models import OIDCSession
 from oauthbff.provider import reset_providers
 from oauthbff.sessions import SESSION_KEY, end_session, end_sessions
@@ -22,10 +23,11 @@ def end_indexed_session(sender, request, user, **kwargs):
 
 
 def forget_derived_state(*, setting, **kwargs):
-    """Providers and encryption keys are built from settings: rebuild them when those change."""
+    """Providers, encryption and client keys are built from settings: rebuild them when those change."""
     if setting in ("OAUTHBFF", "SECRET_KEY", "SECRET_KEY_FALLBACKS"):
         reset_providers()
         reset_fernet()
+        forget_keys()
 
 
 def note_deactivation(sender, instance, raw=False, **kwargs):

@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from oauthbff.backends import first_oidc_backend
+from oauthbff.backends import OIDCBackend, first_oidc_backend
 from oauthbff.conf import oauthbff_settings
 from oauthbff.crypto import decrypt, encrypt
 from oauthbff.exceptions import (
@@ -37,7 +37,7 @@ from oauthbff.oidc_client import (
     token_request,
 )
 from oauthbff.provider import get_provider
-from oauthbff.sessions import current_session, end_session, remember_session
+from oauthbff.sessions import current_session, end_session, remember_session, session_dpop_key
 from oauthbff.signals import tokens_refreshed
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,10 @@ def _refresh_locked(row, request):
         end_session(row, "refresh_failed")
         raise SessionExpired("Your session has no refresh token; please sign in again.")
     try:
-        response = token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        response = token_request(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token},
+            dpop_key=session_dpop_key(row),
+        )
     except TokenError as exc:
         if exc.error in GRANT_ENDED_ERRORS:
             # Another process may have rotated the token in the meantime: re-read before giving up.
@@ -133,7 +136,7 @@ def _refresh_locked(row, request):
             end_session(fresh or row, "refresh_failed")
             raise SessionExpired("Your session has ended at the identity provider.") from exc
         raise _postpone(row, str(exc)) from exc
-    except ProviderError as exc:
+    except (ProviderError, InvalidToken) as exc:
         raise _postpone(row, str(exc)) from exc
 
     id_token = response.get("id_token")
@@ -188,7 +191,7 @@ def signed_in_backend(request):
     path = session.get(BACKEND_SESSION_KEY) if session is not None else None
     if path:
         backend = load_backend(path)
-        if hasattr(backend, "update_user") and hasattr(backend, "roles_mapper"):
+        if isinstance(backend, OIDCBackend):
             return backend
     return first_oidc_backend()
 

@@ -1,11 +1,14 @@
 """Protecting our own JSON APIs: the BFF session, or an access token verified without a round trip.
 
-A request is let in by (in this order) an ``Authorization: Bearer`` header, the signed-in BFF session,
+A request is let in by (in this order) an ``Authorization: Bearer`` (or ``DPoP``) header, the
+signed-in BFF session,
 or the ``ACCESS_TOKEN_COOKIE`` cookie when one is configured. JWTs are verified against the
 provider's cached JWKS; opaque tokens are checked by introspection (RFC 7662) when
 INTROSPECT_OPAQUE_TOKENS is on. Failures follow RFC 6750: 401 with ``WWW-Authenticate: Bearer`` and a JSON body, 403 for a
 missing role. Ambient credentials (session, cookie) keep Django's CSRF protection on unsafe methods;
-a bearer header cannot be sent by a forged cross-site request, so it is exempt.
+a bearer header cannot be sent by a forged cross-site request, so it is exempt. A DPoP-bound token
+(RFC 9449: ``cnf.jkt``) is accepted only as ``Authorization: DPoP`` with a valid proof by its key,
+each proof once (the jti replay set lives in Django's cache, shared by every process on Redis).
 """
 
 import logging
@@ -17,6 +20,8 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from oauthbff.conf import oauthbff_settings
+from oauthbff.dpop import ALGORITHMS as DPOP_ALGORITHMS
+from oauthbff.dpop import InvalidProof, verify_proof
 from oauthbff.exceptions import InvalidToken, ProviderError, SessionExpired, TokenError
 from oauthbff.oidc_client import introspect
 from oauthbff.provider import get_provider
@@ -65,16 +70,24 @@ def temporarily_unavailable():
 
 
 # --- finding and verifying the token ---------------------------------------------------------------
+class InvalidDPoPProof(TokenError):
+    """A DPoP-bound token without a good proof: challenged with the DPoP scheme (RFC 9449 §7.1)."""
+
+    error = "invalid_dpop_proof"
+    scheme = "DPoP"
+
+
 def get_request_token(request):
-    """(token, via) from the Authorization header or the ACCESS_TOKEN_COOKIE cookie; (None, None)
-    when neither."""
+    """(token, via) from the Authorization header (Bearer or DPoP) or the ACCESS_TOKEN_COOKIE
+    cookie; (None, None) when neither."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if header:
         scheme, _, token = header.strip().partition(" ")
         token = token.strip()
-        if scheme.lower() != "bearer" or not token or " " in token:
+        if scheme.lower() not in ("bearer", "dpop") or not token or " " in token:
             raise TokenError(
-                'The Authorization header must be "Bearer <access token>".', error="invalid_request"
+                'The Authorization header must be "Bearer <access token>" or "DPoP <access token>".',
+                error="invalid_request",
             )
         return token, "header"
     cookie = oauthbff_settings.ACCESS_TOKEN_COOKIE
@@ -147,7 +160,7 @@ def check_introspection_claims(claims, *, issuer):
             exp = exp / 1000
         if exp < time.time() - leeway:
             raise TokenError("The token has expired.")
-    if claims.get("iss") and str(claims["iss"]).rstrip("/") != issuer:
+    if claims.get("iss") and claims["iss"] != issuer:
         raise TokenError("The token was issued by another issuer.")
     aud = claims.get("aud")
     if aud is not None:
@@ -155,6 +168,40 @@ def check_introspection_claims(claims, *, issuer):
         if not set(token_audiences).intersection(api_audiences()):
             raise TokenError("The token was issued for another audience.")
     return claims
+
+
+DPOP_PROOF_MAX_AGE = 60  # seconds a proof is good for (and its jti remembered)
+DPOP_PROOF_LEEWAY = 10  # seconds of clock difference allowed on its iat
+
+
+def check_sender_constraint(request, token, claims):
+    """A DPoP-bound token must come as ``Authorization: DPoP`` with one proof for this request by
+    the key the token is bound to (RFC 9449 §7.1, §7.2); an unbound one must not claim to be."""
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme = header.strip().partition(" ")[0].lower()
+    if jkt is None:
+        if scheme == "dpop":
+            raise InvalidDPoPProof("The token is not DPoP-bound; send it as a Bearer token.")
+        return
+    if scheme != "dpop":
+        raise InvalidDPoPProof('The token is DPoP-bound: send it as "DPoP <token>" with a proof.')
+    proof = request.META.get("HTTP_DPOP", "")
+    if not proof or "," in proof:
+        raise InvalidDPoPProof("Exactly one DPoP proof must come with a DPoP-bound token.")
+    try:
+        verify_proof(
+            proof,
+            method=request.method,
+            url=request.build_absolute_uri(),
+            access_token=token,
+            jkt=jkt,
+            max_age=DPOP_PROOF_MAX_AGE,
+            leeway=DPOP_PROOF_LEEWAY,
+        )
+    except InvalidProof as exc:
+        raise InvalidDPoPProof(str(exc)) from exc
 
 
 def roles_from_claims(claims):
@@ -191,6 +238,7 @@ def authenticate(request, *, allow_session=True):
     if token is None:
         raise MissingToken("Sign in, or send an access token as a Bearer token.")
     claims = verify_access_token(token)
+    check_sender_constraint(request, token, claims)
     return Principal(
         via=via, roles=roles_from_claims(claims), subject=str(claims.get("sub", "")), claims=claims
     )
@@ -210,7 +258,12 @@ def _quote(value):
 def error_response(exc):
     """The JSON answer for a TokenError, with the RFC 6750 challenge where one applies."""
     headers = {}
-    if exc.status == 401:
+    if isinstance(exc, InvalidDPoPProof):
+        headers["WWW-Authenticate"] = (
+            f'DPoP realm={_quote(REALM)}, error="invalid_dpop_proof", '
+            f"error_description={_quote(exc.description)}, algs={_quote(' '.join(DPOP_ALGORITHMS))}"
+        )
+    elif exc.status == 401:
         params = [f"realm={_quote(REALM)}"]
         if not isinstance(exc, MissingToken):
             code = (

@@ -42,16 +42,17 @@ def login_url(next_url=None):
     return f"{url}?{urlencode({'next': next_url})}" if next_url else url
 
 
-def error_page(request, title, message, *, status=400, retry_url=None, retry_label="Try again"):
-    """A clear page: what happened in one sentence, and a way to try again. Never echoes tokens."""
+def error_page(request, title, message, *, status=400):
+    """A clear page: what happened in one sentence, and a way to sign in again. Never echoes
+    tokens."""
     return render(
         request,
         "oauthbff/error.html",
         {
             "title": title,
             "message": message,
-            "retry_url": retry_url or login_url(),
-            "retry_label": retry_label,
+            "retry_url": login_url(),
+            "retry_label": "Try again",
         },
         status=status,
     )

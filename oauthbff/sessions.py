@@ -5,6 +5,7 @@ itself: a concurrent request that saves its (stale) session at the end cannot ov
 token set. Ending a session ("revoke, then end") is written once, in ``end_session``.
 """
 
+import logging
 from importlib import import_module
 
 from django.conf import settings
@@ -12,9 +13,12 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from oauthbff.crypto import decrypt, encrypt
+from oauthbff.dpop import DPoPKey
 from oauthbff.models import OIDCSession, session_key_hash
 from oauthbff.oidc_client import expires_at, lifetime, revoke_token
 from oauthbff.signals import session_ended
+
+logger = logging.getLogger(__name__)
 
 SESSION_KEY = "_oauthbff_session"
 ROW_CACHE_ATTR = "_oauthbff_row"
@@ -38,10 +42,11 @@ SAFE_CLAIMS = (
 
 
 @sensitive_variables()
-def start_session(request, user, token_response, claims, access_claims, roles):
+def start_session(request, user, token_response, claims, access_claims, roles, dpop_key=None):
     """Index the freshly signed-in session and store its tokens (called after ``auth.login``).
 
     ``roles`` are the ones the backend read; they stay on the row for ``session_roles``.
+    ``dpop_key`` is the key the tokens are bound to (DPoP), stored encrypted with them.
     """
     if request.session.session_key is None:
         request.session.save()
@@ -61,6 +66,7 @@ def start_session(request, user, token_response, claims, access_claims, roles):
         access_token=encrypt(token_response["access_token"]),
         refresh_token=encrypt(token_response.get("refresh_token") or ""),
         id_token=encrypt(token_response.get("id_token") or ""),
+        dpop_key=encrypt(dpop_key.to_json()) if dpop_key is not None else "",
         access_expires_at=expires_at(token_response),
         access_lifetime=lifetime(token_response),
         claims=safe,
@@ -123,6 +129,26 @@ def django_session_key(row):
     return decrypt(row.sealed_session_key)
 
 
+DPOP_KEY_ATTR = "_oauthbff_dpop_key"
+
+
+@sensitive_variables()
+def session_dpop_key(row):
+    """The DPoPKey ``row``'s tokens are bound to, or None (plain bearer tokens). Parsed once per row
+    object; a key that no longer decrypts (keys rotated away) is None too, and the provider then
+    refuses the tokens, which ends the session at its next refresh."""
+    if row is None or not row.dpop_key:
+        return None
+    if not hasattr(row, DPOP_KEY_ATTR):
+        try:
+            key = DPoPKey.from_json(decrypt(row.dpop_key))
+        except ValueError:
+            logger.warning("oauthbff: the DPoP key of session %s is unreadable", row.pk)
+            key = None
+        setattr(row, DPOP_KEY_ATTR, key)
+    return getattr(row, DPOP_KEY_ATTR)
+
+
 def _session_store():
     return import_module(settings.SESSION_ENGINE).SessionStore
 
@@ -132,7 +158,7 @@ def end_session(row, reason, *, revoke=False, delete_django_session=True):
     """End one indexed session: revoke its refresh token at the provider first when ``revoke``
     (RFC 7009), wipe its tokens, delete its Django session, announce it. True if it was active."""
     if revoke:
-        revoke_token(decrypt(row.refresh_token), issuer=row.issuer)
+        revoke_token(decrypt(row.refresh_token), issuer=row.issuer, dpop_key=session_dpop_key(row))
     updated = (
         OIDCSession.objects.active()
         .filter(pk=row.pk)
@@ -142,6 +168,7 @@ def end_session(row, reason, *, revoke=False, delete_django_session=True):
             access_token="",
             refresh_token="",
             id_token="",
+            dpop_key="",
         )
     )
     session_key = django_session_key(row)

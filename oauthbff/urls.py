@@ -11,4 +11,5 @@ urlpatterns = [
     path("user/", views.user_view, name="user"),
     path("backchannel-logout/", views.backchannel_logout_view, name="backchannel_logout"),
     path("sessions/", views.sessions_view, name="sessions"),
+    path("jwks.json", views.jwks_view, name="jwks"),
 ]

@@ -7,8 +7,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timesince import timesince
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
@@ -33,14 +36,18 @@ from oauthbff.callback import (
     stash_pending_sign_in,
 )
 from oauthbff.conf import oauthbff_settings
+from oauthbff.devices import describe
 from oauthbff.exceptions import InvalidToken, ProviderError, RefreshUnavailable, SessionExpired
+from oauthbff.keys import KeyFileError, client_keys, key_paths, public_jwks
 from oauthbff.logout import (
     backchannel_logout,
+    end_other_session,
     end_other_sessions,
     post_logout_redirect_url,
     sign_out,
 )
 from oauthbff.models import OIDCSession
+from oauthbff.par import pushed_authorization_url, uses_par
 from oauthbff.provider import get_provider
 from oauthbff.refresh import get_access_token
 from oauthbff.responses import error_page, json_error, login_url
@@ -53,7 +60,8 @@ PROMPT_VALUES = {"none", "login", "consent", "select_account", "create"}
 
 @method_decorator(never_cache, name="dispatch")
 class LoginView(OIDCAuthenticationRequestView):
-    """Starts the code flow with one-time state, nonce and PKCE S256."""
+    """Starts the code flow with one-time state, nonce and PKCE S256, pushed (RFC 9126) when PAR
+    applies."""
 
     def __init__(self, **kwargs):
         View.__init__(self, **kwargs)  # the parent would resolve endpoints here, before dispatch
@@ -88,7 +96,12 @@ class LoginView(OIDCAuthenticationRequestView):
 
     def get(self, request):
         try:
-            return super().get(request)
+            response = super().get(request)
+            provider = get_provider()
+            if uses_par(provider):
+                url = pushed_authorization_url(response["Location"], provider)
+                response = HttpResponseRedirect(url)
+            return response
         except ProviderError as exc:
             logger.warning("oauthbff: sign-in could not start: %s", exc)
             return error_page(request, *PROVIDER_DOWN, status=503)
@@ -148,15 +161,14 @@ def signed_out_response(request, url):
     says the sign-out happened here only."""
     if url is not None:
         return HttpResponseRedirect(url)
-    return error_page(
-        request,
-        "Signed out here",
-        "You are signed out of this site. We could not reach the identity provider, so you may "
-        "still be signed in there; please sign out there again once it is back.",
-        status=200,
-        retry_url=post_logout_redirect_url(),
-        retry_label="Continue",
-    )
+    context = {
+        "title": "Signed out here",
+        "message": "You are signed out of this site. We could not reach the identity provider, so "
+        "you may still be signed in there; please sign out there again once it is back.",
+        "retry_url": post_logout_redirect_url(),
+        "retry_label": "Continue",
+    }
+    return render(request, "oauthbff/error.html", context)
 
 
 def _iso(value):
@@ -237,24 +249,51 @@ def backchannel_logout_view(request):
     return response
 
 
+def _ago(moment):
+    seconds = (timezone.now() - moment).total_seconds()
+    return "just now" if seconds < 60 else f"{timesince(moment, depth=1)} ago"
+
+
 @never_cache
 @login_required
 def sessions_view(request):
-    """The user's own sessions; POST signs out all the others."""
+    """The user's own sessions, each with its device, address and times; POST signs out one of
+    the others (``session``) or all of them (``action=end_others``)."""
     if request.method == "POST":
-        ended = end_other_sessions(request)
-        messages.success(request, f"Signed out {ended} other session(s).")
+        if request.POST.get("action") == "end_others":
+            ended = end_other_sessions(request)
+            if ended:
+                messages.success(
+                    request,
+                    ngettext(
+                        "Signed out %(count)d other session.",
+                        "Signed out %(count)d other sessions.",
+                        ended,
+                    )
+                    % {"count": ended},
+                )
+            else:
+                messages.info(request, "You had no other session to sign out.")
+        elif end_other_session(request, request.POST.get("session")):
+            messages.success(request, "Signed out that session.")
+        else:
+            messages.error(request, "That session was already signed out, or is not yours.")
         return redirect("oauthbff:sessions")
     row = current_session(request)
-    sessions = list(OIDCSession.objects.active().filter(user=request.user))
+    sessions = [
+        {
+            "row": session,
+            "device": describe(session.user_agent),
+            "current": row is not None and session.pk == row.pk,
+            "last_used": _ago(session.last_used_at),
+        }
+        for session in OIDCSession.objects.active().filter(user=request.user)
+    ]
+    sessions.sort(key=lambda item: not item["current"])  # this one first, then by last use
     return render(
         request,
         "oauthbff/sessions.html",
-        {
-            "sessions": sessions,
-            "current_pk": row.pk if row else None,
-            "others": [s for s in sessions if not row or s.pk != row.pk],
-        },
+        {"sessions": sessions, "others": [s for s in sessions if not s["current"]]},
     )
 
 
@@ -281,3 +320,21 @@ def admin_logout_view(request):
     if request.method == "GET":
         return redirect("oauthbff:logout")
     return signed_out_response(request, sign_out(request))
+
+
+@require_GET
+def jwks_view(request):
+    """This client's public keys (RFC 7517), for providers that read its ``jwks_uri`` to check
+    private_key_jwt assertions; 404 when it has none configured."""
+    if not key_paths(oauthbff_settings.CLIENT_PRIVATE_KEY_FILE):
+        return json_error("not_found", "This client publishes no keys.", status=404)
+    try:
+        keys = client_keys()
+    except KeyFileError as exc:
+        logger.error("oauthbff: %s", exc)
+        return json_error("temporarily_unavailable", "The keys cannot be read.", status=503)
+    return JsonResponse(
+        public_jwks(keys),
+        content_type="application/jwk-set+json",
+        headers={"Cache-Control": "public, max-age=300"},
+    )

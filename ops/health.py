@@ -53,7 +53,9 @@ def check_broker():
         kombu = None
     if kombu is not None:
         with kombu.Connection(url, connect_timeout=BROKER_TIMEOUT) as connection:
-            connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT)
+            connection.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT
+            )
         return
     if url.startswith(("redis://", "rediss://", "unix://")):
         import redis

@@ -1,17 +1,19 @@
 """The product's Prometheus series, served at /metrics to a scraper holding METRICS_TOKEN.
 
-Counters follow what the apps announce (oauthbff's signals); the user-data mirror's state is read
-from the database at scrape time, so it is right whichever process did the work. Under gunicorn with
+Counters follow what the apps announce (oauthbff's signals); the user-data mirror's state and its
+recent sync history are read from the database at scrape time, so they are right whichever process
+(web, worker, management command) did the work, bulk writes included. Under gunicorn with
 several workers set PROMETHEUS_MULTIPROC_DIR (prometheus-client's multiprocess mode) so the counters
 of every worker are added up.
 """
 
 import hmac
 import os
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Max, Min, Q
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -33,11 +35,8 @@ REFRESHES = Counter(
     ["result"],
 )
 SESSIONS_ENDED = Counter("bff_sessions_ended_total", "Sessions ended, by reason.", ["reason"])
-SYNC_EVENTS = Counter(
-    "bff_userdata_sync_events_total",
-    "Entries written to the user-data sync history, by kind (pull, push, webhook, conflict, error).",
-    ["kind"],
-)
+# The sync history is written in bulk (no model signals), so its activity is read, not counted.
+RECENT_WINDOW = timedelta(minutes=5)
 PROVIDER_LATENCY = Histogram(
     "bff_provider_request_duration_seconds",
     "Time of the calls to the identity provider's OIDC endpoints that got an answer, by endpoint.",
@@ -62,21 +61,12 @@ def _session_ended(reason="", **kwargs):
         REFRESHES.labels("failed").inc()
 
 
-def _sync_event_saved(instance, created=False, raw=False, **kwargs):
-    if created and not raw:
-        SYNC_EVENTS.labels(instance.kind).inc()
-
-
 def connect_receivers():
-    from django.db.models.signals import post_save
-
     from oauthbff.signals import session_ended, tokens_refreshed, user_signed_in
-    from userdata.models import SyncEvent
 
     user_signed_in.connect(_signed_in, dispatch_uid="ops.metrics.signed_in")
     tokens_refreshed.connect(_refreshed, dispatch_uid="ops.metrics.refreshed")
     session_ended.connect(_session_ended, dispatch_uid="ops.metrics.session_ended")
-    post_save.connect(_sync_event_saved, sender=SyncEvent, dispatch_uid="ops.metrics.sync_event")
 
 
 # --- provider latency --------------------------------------------------------------------------------
@@ -89,11 +79,9 @@ def _observe_provider_response(response, *args, **kwargs):
 
 def observe_provider_calls():
     """Time every answer on oauthbff's pooled provider session (a response hook, no edit inside)."""
-    try:
-        from oauthbff.provider import http
-    except ImportError:  # the session moved: nothing to hook, the other series still work
-        return
-    hooks = http.hooks.setdefault("response", [])
+    from oauthbff.http import provider_session
+
+    hooks = provider_session.hooks.setdefault("response", [])
     if _observe_provider_response not in hooks:
         hooks.append(_observe_provider_response)
 
@@ -108,11 +96,14 @@ class StateCollector:
             GaugeMetricFamily("bff_userdata_rows", "", labels=["state"]),
             GaugeMetricFamily("bff_userdata_push_lag_seconds", ""),
             GaugeMetricFamily("bff_active_sessions", ""),
+            GaugeMetricFamily("bff_userdata_sync_events_recent", "", labels=["kind"]),
+            GaugeMetricFamily("bff_userdata_last_push_timestamp_seconds", ""),
+            GaugeMetricFamily("bff_userdata_last_pull_timestamp_seconds", ""),
         ]
 
     def collect(self):
         from oauthbff.models import OIDCSession
-        from userdata.models import UserData
+        from userdata.models import SyncEvent, UserData
 
         now = timezone.now()
         rows = UserData.objects.aggregate(
@@ -120,6 +111,8 @@ class StateCollector:
             conflict_rows=Count("pk", filter=Q(conflict_at__isnull=False)),
             error_rows=Count("pk", filter=~Q(last_error="")),
             oldest_edit=Min("edited_at", filter=Q(pending=True)),
+            last_push=Max("pushed_at"),
+            last_pull=Max("pulled_at"),
         )
         mirror = GaugeMetricFamily(
             "bff_userdata_rows",
@@ -135,6 +128,30 @@ class StateCollector:
             "Age of the oldest local edit still waiting to be pushed to the provider (0: none).",
             value=max(lag, 0.0),
         )
+        for name, field, what in (
+            ("bff_userdata_last_push_timestamp_seconds", "last_push", "push"),
+            ("bff_userdata_last_pull_timestamp_seconds", "last_pull", "pull"),
+        ):
+            yield GaugeMetricFamily(
+                name,
+                f"Unix time of the latest successful {what} of any user's data (0: none yet).",
+                value=rows[field].timestamp() if rows[field] else 0.0,
+            )
+        recent = dict.fromkeys(SyncEvent.Kind.values, 0)
+        for entry in (
+            SyncEvent.objects.filter(created_at__gte=now - RECENT_WINDOW)
+            .values("kind")
+            .annotate(count=Count("pk"))
+        ):
+            recent[entry["kind"]] = entry["count"]
+        events = GaugeMetricFamily(
+            "bff_userdata_sync_events_recent",
+            "Sync history entries of the last 5 minutes by kind (push and pull: done; error: failed).",
+            labels=["kind"],
+        )
+        for kind, count in recent.items():
+            events.add_metric([kind], count)
+        yield events
         yield GaugeMetricFamily(
             "bff_active_sessions",
             "Signed-in sessions that have not ended.",

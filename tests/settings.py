@@ -15,3 +15,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"bff-test-{os.getpid()}.sqlite3")
     }
+CELERY_TASK_ALWAYS_EAGER = True  # unit tests; the live worker tests publish to a real broker
+# Unit tests run the push at once (eager); the coalescing delay has its own tests.
+USERDATA["PUSH_DELAY"] = 0  # noqa: F405

@@ -1,5 +1,6 @@
 """The README's first command: `python3 dev.py start` brings up the dev IdP and the BFF together."""
 
+import json
 import os
 import signal
 import socket
@@ -28,6 +29,7 @@ def test_dev_start_serves_the_home_page_and_the_dev_idp(tmp_path):
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path}/bff.sqlite3",
         DEVIDP_DB=str(tmp_path / "devidp.sqlite3"),
+        CELERY_DATA_DIR=str(tmp_path / "celery"),
         ENV_FILE="/nonexistent",
     )
     log = (tmp_path / "start.log").open("w")
@@ -47,6 +49,7 @@ def test_dev_start_serves_the_home_page_and_the_dev_idp(tmp_path):
             time.sleep(0.5)
         banner = (tmp_path / "start.log").read_text()
         assert f"http://127.0.0.1:{bff_port}/" in banner and "customer@example.com" in banner
+        assert "Celery worker and beat:      broker filesystem" in banner
         assert banner.count("The BFF is running") == 1
         assert banner.count("Development IdP (FusionAuth dialect)") == 1, "the IdP's banner once"
         assert "warning: the identity provider does not answer" not in banner
@@ -60,6 +63,24 @@ def test_dev_start_serves_the_home_page_and_the_dev_idp(tmp_path):
             f"http://127.0.0.1:{idp_port}/.well-known/openid-configuration", timeout=10
         ).json()
         assert discovery["issuer"] == f"http://127.0.0.1:{idp_port}"
+        # The embedded worker does the sync work: a bulk pull's pages are applied by it.
+        pulled = subprocess.run(
+            [str(ROOT / ".venv/bin/python"), "manage.py", "syncuserdata", "pull", "--json"]
+            + ["--wait", "60"],
+            cwd=ROOT,
+            env={
+                **env,
+                "DEBUG": "true",
+                "OIDC_ISSUER": f"http://127.0.0.1:{idp_port}",
+                "FUSIONAUTH_API_URL": f"http://127.0.0.1:{idp_port}",
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        summary = json.loads(pulled.stdout)
+        assert pulled.returncode == 0, pulled.stderr
+        assert summary["total"] >= 3 and summary["tasks"] >= 1 and summary["errors"] == 0
         assert requests.get(f"http://127.0.0.1:{bff_port}/favicon.ico", timeout=10).ok
 
         # The IdP dies: dev.py says so and the BFF stays up (its pages say sign-in is unavailable).
@@ -89,6 +110,7 @@ def dev(*args, tmp_path, timeout=120, **overrides):
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path}/bff.sqlite3",
         DEVIDP_DB=str(tmp_path / "devidp.sqlite3"),
+        CELERY_DATA_DIR=str(tmp_path / "celery"),
         ENV_FILE="/nonexistent",
     )
     env.update(overrides)
@@ -129,6 +151,7 @@ def test_a_user_set_issuer_is_honoured_and_a_silent_one_is_reported(tmp_path):
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path}/bff.sqlite3",
         DEVIDP_DB=str(tmp_path / "devidp.sqlite3"),
+        CELERY_DATA_DIR=str(tmp_path / "celery"),
         ENV_FILE="/nonexistent",
         OIDC_ISSUER=issuer,
     )

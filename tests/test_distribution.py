@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import venv
 import zipfile
 from pathlib import Path
@@ -40,19 +41,28 @@ def clean_env(**extra):
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    """``python -m build --wheel`` of the repository."""
+def dist(tmp_path_factory):
+    """``python -m build`` of the repository: the source distribution, and the wheel built from it."""
     out = tmp_path_factory.mktemp("dist")
-    run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
-        cwd=ROOT,
-        env=clean_env(),
-    )
+    run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)], cwd=ROOT, env=clean_env())
     shutil.rmtree(ROOT / "build", ignore_errors=True)
     for info in ROOT.glob("*.egg-info"):
         shutil.rmtree(info, ignore_errors=True)
-    (path,) = out.glob("*.whl")
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist):
+    (path,) = dist.glob("*.whl")
     return path
+
+
+def test_the_source_distribution_holds_nothing_of_the_demo(dist):
+    (sdist,) = dist.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        top = {name.split("/")[1] for name in archive.getnames() if name.count("/") >= 1}
+    assert {"oauthbff", "userdata", "LICENSE", "CHANGELOG.md", "pyproject.toml"} <= top
+    assert not top & set(DEMO_PACKAGES)
 
 
 def test_the_wheel_holds_the_two_apps_and_nothing_of_the_demo(wheel):

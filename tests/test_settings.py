@@ -57,8 +57,8 @@ def test_check_deploy_is_clean_with_the_documented_production_variables():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"REDIS_URL": None}, "oauthbff.E018"),
-        ({"OIDC_TOKEN_ENCRYPTION_KEY": None}, "oauthbff.W004"),
+        ({"REDIS_URL": None}, "oauthbff.E020"),
+        ({"OIDC_TOKEN_ENCRYPTION_KEY": None}, "oauthbff.W021"),
     ],
 )
 def test_check_deploy_names_a_per_process_cache_and_a_missing_token_key(overrides, message):
@@ -152,6 +152,24 @@ def test_debug_with_the_demo_secrets_warns_loudly():
     output = result.stdout + result.stderr
     assert "ops.W001" in output and "PUBLIC demo values" in output
     assert "FUSIONAUTH_WEBHOOK_SECRET" in output
+
+
+def test_gunicorn_start_up_logs_the_demo_secret_warning_too():
+    """gunicorn runs no system checks: the WSGI module says it in the log instead."""
+    debug = {name: None for name in PRODUCTION} | {"DEBUG": "true"}
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "REDIS_URL"}
+    env.update({k: v for k, v in debug.items() if v is not None}, ENV_FILE="/nonexistent")
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", "import bffproject.wsgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ops.W001" in result.stderr and "PUBLIC demo values" in result.stderr
 
 
 PRODUCTION_PROBE = """

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from django.core.checks import Error, Tags, Warning, register
 
 from .conf import CONFLICT_POLICIES, STORES, userdata_settings
+from .ratelimit import parse_rate
 from .stores.auth0 import is_canonical_domain
 
 MIN_SECRET_BYTES = 32
@@ -65,6 +66,19 @@ def check_userdata_settings(app_configs=None, **kwargs):
                     id="userdata.E006",
                 )
             )
+        for key in ("EXPORT_POLL_SECONDS", "EXPORT_TIMEOUT"):
+            value = a0.get(key, 1)
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                problems.append(
+                    Error(
+                        f"USERDATA['AUTH0']['{key}'] must be a number of seconds.",
+                        id="userdata.E009",
+                    )
+                )
+    try:
+        parse_rate(conf["PUSH_RATE"])
+    except ValueError as exc:
+        problems.append(Error(f"USERDATA['PUSH_RATE']: {exc}", id="userdata.E010"))
     if conf["CONFLICT_POLICY"] not in CONFLICT_POLICIES:
         problems.append(
             Error(
@@ -81,17 +95,6 @@ def check_userdata_settings(app_configs=None, **kwargs):
                 id="userdata.E008",
             )
         )
-    if store == "auth0":
-        a0 = conf.get("AUTH0") or {}
-        for key in ("EXPORT_POLL_SECONDS", "EXPORT_TIMEOUT"):
-            value = a0.get(key, 1)
-            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                problems.append(
-                    Error(
-                        f"USERDATA['AUTH0']['{key}'] must be a number of seconds.",
-                        id="userdata.E009",
-                    )
-                )
     if not isinstance(conf["MAX_BYTES"], int) or conf["MAX_BYTES"] <= 0:
         problems.append(
             Error("USERDATA['MAX_BYTES'] must be a positive integer.", id="userdata.E005")

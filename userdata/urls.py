@@ -1,4 +1,7 @@
-"""The home page, the save endpoint for the user-data field, and the FusionAuth webhook."""
+"""userdata's endpoints: the field's save/state endpoint and the FusionAuth webhook.
+
+The field itself goes on any page of the project with `{% load userdata %}{% userdata_field %}`.
+"""
 
 from django.urls import path
 
@@ -6,7 +9,6 @@ from . import views
 
 app_name = "userdata"
 urlpatterns = [
-    path("", views.home, name="home"),
     path("userdata/", views.save, name="save"),
     path("webhooks/fusionauth/", views.fusionauth_webhook, name="fusionauth-webhook"),
 ]

@@ -1,4 +1,5 @@
-"""The home page (greeting and the user-data field), its save endpoint, and the webhook receiver.
+"""The user-data field's endpoint (its state as JSON, saves and the choice between versions) and the
+FusionAuth webhook receiver. The field itself is the `{% userdata_field %}` inclusion tag.
 
 The user is always the session's user; no user id is ever read from the request.
 """
@@ -6,56 +7,97 @@ The user is always the session's user; no user id is ever read from the request.
 import json
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
-from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect, render, resolve_url
+from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST
 
-from . import sync, webhooks
+from . import conflicts, field, mirror, webhooks
 from .conf import userdata_settings
-from .models import SyncState
 
 logger = logging.getLogger("userdata.views")
 
-STATE_MESSAGES = {
-    "saved": "Saved.",
-    "pending": "Saved here. Waiting to sync with the identity provider; it will be sent "
-    "automatically.",
-    "conflict": "Saved here, but the identity provider's copy changed too. Nothing is lost: "
-    "staff will resolve the conflict.",
-}
+CHOICES = ("mine", "theirs")
 
 
-def page_state(row):
-    """The sync state shown to the user: saved, pending (waiting to sync) or conflict."""
-    if row is None:
-        return "saved"
-    state = row.sync_state
-    if state == SyncState.CONFLICT:
-        return "conflict"
-    if state == SyncState.PENDING:
-        return "pending"
-    return "saved"
+class BadSave(ValueError):
+    """A save request we cannot read; the message says what to fix (status 400 unless given)."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
 
 
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 @never_cache
-def home(request):
-    """Greeting and the userData field, read from the mirror: no IdP call unless edits wait."""
-    context = {"max_bytes": userdata_settings()["MAX_BYTES"]}
-    if request.user.is_authenticated:
-        row = sync.get_mirror(request.user, fresh=False)
-        if row is None:
-            row = sync.mirror_for_user(request.user)
-        elif sync.push_if_due(row) is not None or sync.pull_if_stale(row) is not None:
-            row = sync.get_mirror(request.user)
-        context.update(user_text=row.user_text, state=page_state(row))
-        context["state_message"] = STATE_MESSAGES[context["state"]]
-    return render(request, "home.html", context)
+def save(request):
+    """GET: the field's state as JSON (ETag / If-None-Match, for open pages that poll).
+    POST: save the text locally (a worker pushes it), or apply the user's choice between versions;
+    JSON for the page's script, a redirect or a re-rendered page for a plain form."""
+    if request.method != "POST":
+        return state(request)
+    wants_json = _wants_json(request)
+    if not request.user.is_authenticated:
+        if wants_json:
+            return JsonResponse({"error": "You're not logged in."}, status=401)
+        login = resolve_url(settings.LOGIN_URL)
+        return redirect(
+            f"{login}?{urlencode({'next': field.safe_next(request, request.POST.get('next'))})}"
+        )
+    try:
+        values = _read_save(request, wants_json)
+    except RequestDataTooBig:
+        return _too_large(request, wants_json, _limit_message(), "")
+    except BadSave as exc:
+        typed = "" if wants_json else _clean_typed(request.POST.get("userData", ""))
+        return _refused(request, wants_json, str(exc), typed, status=exc.status)
+    text, version, choice = values
+    try:
+        if choice == "theirs":
+            row = mirror.mirror_for_user(request.user)
+            row, applied = conflicts.take_current(row, version, actor="user")
+            if not applied:
+                raise mirror.VersionConflict(row, text or "")
+        else:
+            row = mirror.save_edit(
+                request.user, text, base_version=version, resolve=choice == "mine"
+            )
+    except mirror.EditTooLarge as exc:
+        return _too_large(request, wants_json, str(exc), text)
+    except mirror.UnknownVersion as exc:
+        return _refused(request, wants_json, str(exc), text, status=400)
+    except mirror.VersionConflict as exc:
+        return _conflict(request, wants_json, exc.row, exc.text)
+    except DatabaseError:
+        logger.exception("userdata: database error while saving an edit")
+        message = "We couldn't save your text just now. Please try again in a moment."
+        return _refused(request, wants_json, message, text, status=503)
+    payload = field.state_payload(row)
+    if wants_json:
+        return JsonResponse(payload)
+    level = messages.SUCCESS if payload["state"] == "saved" else messages.WARNING
+    messages.add_message(request, level, payload["message"])
+    return redirect(field.safe_next(request, request.POST.get("next")))
+
+
+def state(request):
+    """The field's current text, version and state; 304 when the page already shows it."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "You're not logged in."}, status=401)
+    row = field.load_row(request)
+    tag = field.etag(row)
+    if tag in [value.strip() for value in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponse(status=304)
+    else:
+        response = JsonResponse(field.state_payload(row))
+    response["ETag"] = tag
+    return response
 
 
 def _wants_json(request):
@@ -66,91 +108,105 @@ def _wants_json(request):
     )
 
 
-@require_POST
-@never_cache
-def save(request):
-    """Save the user's text locally, then try to push it; JSON for fetch, redirect for a form."""
-    wants_json = _wants_json(request)
-    limit = userdata_settings()["MAX_BYTES"]
-    too_large = f"Your text is over the limit of {limit // 1024} KB; shorten it."
-    if not request.user.is_authenticated:
-        if wants_json:
-            return JsonResponse({"error": "You're not logged in."}, status=401)
-        return redirect("/auth/login/?next=/")
-    try:
-        text = _read_text(request, wants_json)
-    except RequestDataTooBig:
-        return _too_large(request, wants_json, too_large, "")
-    except ValueError as exc:
-        if wants_json:
-            return JsonResponse({"error": str(exc)}, status=400)
-        typed = request.POST.get("userData", "")
-        typed = typed.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-        return _form_error(request, str(exc), typed, status=400)
-    try:
-        row = sync.save_edit(request.user, text)
-        if row.pending:
-            sync.push(row)
-            row = sync.get_mirror(request.user)
-    except sync.EditTooLarge as exc:
-        return _too_large(request, wants_json, str(exc), text)
-    except DatabaseError:
-        logger.exception("userdata: database error while saving an edit")
-        message = "We couldn't save your text just now. Please try again in a moment."
-        if wants_json:
-            return JsonResponse({"error": message}, status=503)
-        return _form_error(request, message, text, status=503)
-    state = page_state(row)
-    if wants_json:
-        return JsonResponse({"state": state, "message": STATE_MESSAGES[state]})
-    level = messages.SUCCESS if state == "saved" else messages.WARNING
-    messages.add_message(request, level, STATE_MESSAGES[state])
-    return redirect("userdata:home")
+def _limit_message():
+    return f"Your text is over the limit of {userdata_settings.MAX_BYTES // 1024} KB; shorten it."
 
 
-def _read_text(request, wants_json):
+def _read_save(request, wants_json):
+    """(text, base version, choice) from a JSON body or a form; BadSave when unusable."""
     if request.content_type == "application/json":
         try:
             payload = json.loads(request.body)
+        except RecursionError as exc:
+            raise BadSave("The request body is nested too deeply.") from exc
         except (UnicodeDecodeError, ValueError) as exc:
-            raise ValueError("The request body is not valid JSON.") from exc
-        text = payload.get("userData") if isinstance(payload, dict) else None
+            raise BadSave("The request body is not valid JSON.") from exc
+        if not isinstance(payload, dict):
+            raise BadSave("Send a JSON object with userData and version.")
+        text, version, choice = (
+            payload.get("userData"),
+            payload.get("version"),
+            payload.get("choice"),
+        )
     else:
         text = request.POST.get("userData")
+        version, choice = request.POST.get("version"), request.POST.get("choice") or None
+    if choice is not None and choice not in CHOICES:
+        raise BadSave("choice must be mine or theirs.")
+    version = _version(version)
+    if choice == "theirs":
+        return (text if isinstance(text, str) else None), version, choice
     if not isinstance(text, str):
-        raise ValueError("Send the text as userData (a string).")
+        raise BadSave("Send the text as userData (a string).")
     if "\x00" in text:
-        raise ValueError("The text contains a NUL character, which cannot be stored.")
+        raise BadSave("The text contains a NUL character, which cannot be stored.")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValueError("The text contains characters that are not valid Unicode.") from exc
-    return text.replace("\r\n", "\n")
+        raise BadSave("The text contains characters that are not valid Unicode.") from exc
+    return text.replace("\r\n", "\n"), version, choice
+
+
+def _version(value):
+    """The version the page showed: a non-negative integer (as JSON number or form text)."""
+    if value is None or value == "":
+        raise BadSave(
+            "Send the version of the text your edit is based on (version); reload the page."
+        )
+    if isinstance(value, bool):
+        raise BadSave("version must be a whole number.")
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+        value = int(value)
+    if not isinstance(value, int) or not 0 <= value < 2**62:
+        raise BadSave("version must be a whole number.")
+    return value
+
+
+def _clean_typed(typed):
+    return typed.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
 def _too_large(request, wants_json, message, text):
+    return _refused(request, wants_json, message, text, status=413)
+
+
+def _refused(request, wants_json, message, text, *, status):
     if wants_json:
-        return JsonResponse({"error": message}, status=413)
-    return _form_error(request, message, text, status=413)
+        return JsonResponse({"error": message}, status=status)
+    return _render_field(request, status=status, text=text, error=message)
 
 
-def _form_error(request, message, text, *, status):
-    """The home page again, with the user's text kept in the box and the reason next to it."""
-    context = {
-        "max_bytes": userdata_settings()["MAX_BYTES"],
-        "user_text": text,
-        "state": "error",
-        "state_message": message,
-        "form_error": message,
-    }
-    return render(request, "home.html", context, status=status)
+def _conflict(request, wants_json, row, text):
+    """409: both texts, for the user to keep theirs, take the current one, or edit and save."""
+    choice = field.conflict_choice(row, text)
+    message = field.STATE_MESSAGES["conflict"]
+    if wants_json:
+        return JsonResponse(
+            {"error": message, "state": "conflict", "conflict": choice, **_current(row)},
+            status=409,
+        )
+    return _render_field(request, status=409, text=text, conflict=choice, row=row)
+
+
+def _current(row):
+    return {"version": row.version, "text": row.user_text}
+
+
+def _render_field(request, *, status, text, error=None, conflict=None, row=None):
+    """The field again (no JavaScript): the user's text kept in the box, the reason or the choice
+    beside it. Projects override `userdata/edit.html` to give it their page."""
+    next_url = field.safe_next(request, request.POST.get("next"))
+    context = field.field_context(
+        request, row=row, text=text, error=error, conflict=conflict, next_url=next_url
+    )
+    return render(request, "userdata/edit.html", {"userdata": context}, status=status)
 
 
 @csrf_exempt
 @require_POST
 def fusionauth_webhook(request):
     """FusionAuth events: 401 unless signed with the shared HMAC key over the exact body."""
-    secret = (userdata_settings().get("FUSIONAUTH") or {}).get("WEBHOOK_SECRET", "")
+    secret = (userdata_settings.FUSIONAUTH or {}).get("WEBHOOK_SECRET", "")
     try:
         body = request.body
     except RequestDataTooBig:

@@ -1,4 +1,5 @@
-"""FusionAuth webhooks: verify the signature over the raw body, de-duplicate, apply to the mirror."""
+"""FusionAuth webhooks: verify the signature over the raw body, refuse what is too old or cannot be
+kept, de-duplicate, apply to the mirror."""
 
 import base64
 import hashlib
@@ -9,14 +10,14 @@ import time
 from datetime import timedelta
 
 import jwt
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .conf import userdata_settings
-from .models import ProcessedWebhook
+from .conflicts import apply_remote_deleted
+from .models import ProcessedWebhook, UserData
+from .pull import apply_webhook_data
 from .stores.base import MAX_DEPTH, RemoteData, StoreError
-from .sync import apply_remote_deleted, apply_webhook_data
 
 logger = logging.getLogger("userdata.webhooks")
 
@@ -30,6 +31,8 @@ REGISTRATION_EVENTS = {
 }
 DELETE_EVENTS = {"user.registration.delete", "user.registration.delete.complete"}
 USER_DELETE_EVENTS = {"user.delete", "user.delete.complete"}
+# Events that say the user changed without carrying the registration's data: a worker pulls it.
+PULL_EVENTS = {"user.update", "user.update.complete"}
 
 REPLAY_WINDOW = 7 * 24 * 3600
 """Default of USERDATA["WEBHOOK_REPLAY_WINDOW"] (seconds): how long applied event ids are kept, and
@@ -52,7 +55,12 @@ class WebhookMalformed(Exception):
 
 
 def verify_signature(body, token, secret):
-    """Check the HMAC-signed JWT and that its `request_body_sha256` is the hash of `body`."""
+    """Check the HMAC-signed JWT and that its `request_body_sha256` is the hash of `body`.
+
+    RFC 7518 section 3.2: an HMAC key MUST be at least as long as the hash, so a token whose
+    algorithm wants a longer key than the secret (HS512 and a 40-byte secret) is refused before its
+    signature is checked, and the reason is logged for the operator (the sender only sees 401).
+    """
     if not secret:
         raise WebhookRejected("Webhook signing is not configured.")
     if not token:
@@ -62,8 +70,15 @@ def verify_signature(body, token, secret):
             token,
             secret,
             algorithms=HMAC_ALGORITHMS,
-            options={"require": ["request_body_sha256"], "verify_aud": False},
+            options={
+                "require": ["request_body_sha256"],
+                "verify_aud": False,
+                "enforce_minimum_key_length": True,
+            },
         )
+    except jwt.InvalidKeyError as exc:
+        logger.warning("userdata: refused a webhook: %s", exc)
+        raise WebhookRejected("Invalid signature.") from exc
     except jwt.PyJWTError as exc:
         raise WebhookRejected("Invalid signature.") from exc
     claimed = claims.get("request_body_sha256")
@@ -167,7 +182,8 @@ def prune_processed(days=None):
 
 
 def handle_event(event):
-    """Apply one verified event once; return "applied", "ignored" or "duplicate"."""
+    """Apply one verified event once; return "applied", "queued" (a pull), "ignored" or
+    "duplicate"."""
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -193,6 +209,8 @@ def _apply(event):
     if kind in USER_DELETE_EVENTS:
         apply_remote_deleted(subject, what="The IdP deleted the user.")
         return "applied"
+    if kind in PULL_EVENTS:
+        return _queue_pull(subject)
     if kind not in REGISTRATION_EVENTS | DELETE_EVENTS:
         return "ignored"
     registration = event.get("registration")
@@ -204,7 +222,20 @@ def _apply(event):
     if kind in DELETE_EVENTS:
         apply_remote_deleted(subject, what="The IdP deleted the registration.")
         return "applied"
+    if "data" not in registration:
+        return _queue_pull(subject)  # a trimmed event: read the registration itself
     remote = remote_from_registration(subject, registration, user)
-    issuer = (getattr(settings, "OAUTHBFF", {}) or {}).get("ISSUER", "")
-    apply_webhook_data(subject, remote, issuer=issuer)
+    apply_webhook_data(subject, remote)
     return "applied"
+
+
+def _queue_pull(subject):
+    """Dispatch an event that names a known user but not their data: a pull, in a worker, once
+    this event's row commits. Returns "queued" (or "ignored" for a user we do not mirror)."""
+    from .dispatch import queue_pull
+
+    row = UserData.objects.filter(subject=subject).only("pk").first()
+    if row is None:
+        return "ignored"
+    transaction.on_commit(lambda: queue_pull(row.pk), robust=True)
+    return "queued"

@@ -247,9 +247,20 @@ def refresh_tokens(request, token_id=None):
     """/api/jwt/refresh/{tokenId} and /api/jwt/refresh?userId=: the session (sid) API."""
     from devidp.sessions import refresh_token_json, revoke_sessions, sessions_for
 
-    found = sessions_for(token_id, request.GET.get("userId"), request.GET.get("applicationId"))
+    user_id, application_id = request.GET.get("userId"), request.GET.get("applicationId")
+    token = request.GET.get("token") if request.method == "DELETE" else None
+    if token_id:
+        services.parse_uuid(token_id, "tokenId")
+    elif not (user_id or token):
+        raise services.field_error(
+            "userId", "missing", "Give a tokenId in the URL, a userId or (DELETE) a token."
+        )
+    for value, name in ((user_id, "userId"), (application_id, "applicationId")):
+        if value:
+            services.parse_uuid(value, name)
+    found = sessions_for(token_id, user_id, application_id, token)
     if request.method == "DELETE":
-        if token_id and not found:
+        if (token_id or token) and not found:
             raise ApiError(404)
         revoke_sessions(found)
         return None
@@ -268,26 +279,24 @@ def not_found(request):
 
 @api_view(["POST"], {"POST": rules.LOGIN})
 def login_api(request):
-    """POST /api/login (FusionAuth's Login API): 200 with a JWT, 202 when not registered,
-    404 for an unknown user or a wrong password."""
+    """POST /api/login (FusionAuth's Login API): 200 with a JWT, 202 when not registered to the
+    given application, 404 for an unknown user or a wrong password."""
     body = request.json
     login_id = body["loginId"].strip().lower()
-    app_id = body.get("applicationId")
-    if not app_id:
-        raise services.field_error("applicationId", "blank", "applicationId is required.")
-    application = services.find_application(app_id)
-    if application is None:
-        raise services.field_error("applicationId", "invalid", "No application with that id.")
+    application = None
+    if body.get("applicationId"):
+        application = services.find_application(body["applicationId"])
+        if application is None:
+            raise services.field_error("applicationId", "invalid", "No application with that id.")
     user = authenticate(request, username=login_id, password=str(body["password"]))
     if user is None:
         raise ApiError(404)
     registrations = list(user.registrations.select_related("application"))
-    token, expires_ms = login_api_token(application, user)
     update_last_login(None, user)
-    answer = {
-        "token": token,
-        "tokenExpirationInstant": expires_ms,
-        "user": user_json(user, registrations),
-    }
+    answer = {"user": user_json(user, registrations)}
+    if not body.get("noJWT"):
+        answer["token"], answer["tokenExpirationInstant"] = login_api_token(application, user)
+    if application is None:
+        return answer
     registered = any(r.application_id == application.pk for r in registrations)
     return answer if registered else JsonResponse(answer, status=202)

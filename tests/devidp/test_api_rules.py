@@ -197,3 +197,36 @@ def test_the_apis_take_ids_in_capitals(devidp, upper):
     assert introspected.json()["active"] is True
     assert search.json()["total"] == 1
     assert logout.status_code == 302
+
+
+def test_the_login_api_takes_no_application_id_and_no_jwt_as_fusionauth_does(devidp):
+    from tests.devidp.conftest import verify
+
+    body = {"loginId": "teller@example.com", "password": "password"}
+
+    tenant = devidp.api("POST", "/api/login", json=body)
+    no_jwt = devidp.api(
+        "POST", "/api/login", json={**body, "applicationId": devidp.application_id, "noJWT": True}
+    )
+
+    assert tenant.status_code == 200, tenant.text
+    claims = verify(devidp, tenant.json()["token"], options={"verify_aud": False})
+    assert "aud" not in claims and "roles" not in claims
+    assert claims["sub"] == devidp.user_id("teller@example.com")
+    assert no_jwt.status_code == 200 and "token" not in no_jwt.json()
+    assert no_jwt.json()["user"]["email"] == "teller@example.com"
+
+
+def test_the_refresh_token_api_needs_a_token_or_a_user(devidp):
+    from tests.devidp.conftest import tokens_for
+
+    tokens = tokens_for(devidp, "customer@example.com")
+    path = "/api/jwt/refresh"
+
+    assert field_codes(devidp.api("GET", path)) == {"[missing]userId"}
+    assert field_codes(devidp.api("DELETE", f"{path}?userId=cleo")) == {"[couldNotConvert]userId"}
+    revoked = devidp.api("DELETE", path, params={"token": tokens["refresh_token"]})
+    again = devidp.api("DELETE", path, params={"token": tokens["refresh_token"]})
+    assert revoked.status_code == 200
+    assert again.status_code == 404
+    assert devidp.api("GET", f"{path}/{tokens['refresh_token_id']}").status_code == 404

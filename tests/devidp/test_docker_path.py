@@ -36,6 +36,7 @@ def signed_event(secret):
     body = json.dumps(
         {
             "event": {
+                "createInstant": int(time.time() * 1000),
                 "id": str(uuid.uuid4()),
                 "type": "user.login.success",
                 "user": {"id": VARIABLES["customerUserId"]},

@@ -107,3 +107,33 @@ def test_page_is_accessible_and_fits(browser, devidp, name, viewport):
     assert scroll_width <= size["width"]
     assert card["x"] >= MARGIN_PX and card["x"] + card["width"] <= size["width"] - MARGIN_PX
     assert normalised(font) == product_font()
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_admin_pages_have_no_serious_violations(browser, devidp, viewport):
+    from axe_playwright_python.sync_playwright import Axe
+
+    size = VIEWPORTS[viewport]
+    context = browser.new_context(viewport=size)
+    page = context.new_page()
+    found = {}
+    try:
+        for path in ("/admin/login/", "/admin/", "/admin/devidp/registration/"):
+            if path == "/admin/":
+                page.fill("#id_username", "admin@example.com")
+                page.fill("#id_password", devidp.password)
+                page.locator("input[type=submit]").click()
+                page.wait_for_url(f"{devidp.url}/admin/")
+            else:
+                page.goto(f"{devidp.url}{path}")
+            name = path.strip("/").replace("/", "-")
+            page.screenshot(path=str(SCREENSHOTS / f"devidp-{name}-{size['width']}.png"))
+            violations = Axe().run(page).response["violations"]
+            found[path] = [v["id"] for v in violations if v["impact"] in SERIOUS]
+        heading = page.locator("#site-name").inner_text()
+    finally:
+        context.close()
+
+    assert found == dict.fromkeys(found, [])
+    assert len(found) == 3
+    assert heading == "Development IdP"

@@ -453,7 +453,7 @@ CASES = [
     (
         "webhook-global-boolean",
         rules.WEBHOOK,
-        changed(WEBHOOK, "webhook.global", "true"),
+        changed(WEBHOOK, "webhook.global", "everywhere"),
         "webhook.global",
         "couldNotConvert",
     ),

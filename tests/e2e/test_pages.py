@@ -218,3 +218,11 @@ def test_every_page_is_accessible_and_fits_a_phone(production_bff, new_page):
 
     assert not tour.csp_reports, "\n".join(tour.csp_reports)
     assert not tour.problems, "\n".join(tour.problems)
+
+    # The production profile logs one JSON object per line, each with its request's id.
+    lines = production_bff.service.log_path.read_text().splitlines()
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    not_found = [
+        e for e in entries if e["logger"] == "django.request" and "no-such-page" in e["message"]
+    ]
+    assert not_found and all(len(e["request_id"]) == 32 for e in not_found), lines[-20:]

@@ -113,3 +113,23 @@ def test_state_from_another_browser_is_refused(client, bff_on_devidp, devidp):
     assert_safe(stolen, allowed={400})
     assert "_auth_user_id" not in client.session
     assert counts() == before
+
+
+@pytest.mark.parametrize("spelling", ["added slash", "case", "trailing dot"])
+def test_an_iss_spelt_unlike_the_issuer_is_refused(client, bff_on_devidp, devidp, spelling):
+    """Issuers compare as exact strings (RFC 9207 §2.4): the slash-less development IdP's sign-in
+    with ``iss`` + "/" is refused (tests/nodeop has the reverse: a slashed issuer, iss without)."""
+    response = client.get("/auth/login/")
+    callback = urlsplit(devidp.sign_in(response["Location"], "customer@example.com"))
+    params = {k: v[0] for k, v in parse_qs(callback.query).items()}
+    iss = {
+        "added slash": devidp.url + "/",
+        "case": devidp.url.upper(),
+        "trailing dot": devidp.url.replace("127.0.0.1", "127.0.0.1."),
+    }[spelling]
+    before = counts()
+    refused = client.get(callback.path, {**params, "iss": iss})
+    body = assert_safe(refused, allowed={400})
+    assert "unexpected identity provider" in body
+    assert "_auth_user_id" not in client.session
+    assert counts() == before

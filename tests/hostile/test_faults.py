@@ -23,6 +23,7 @@ from django.utils import timezone
 from oauthbff.models import OIDCSession
 from tests.fixtures.stack import free_port, wait_until
 from tests.hostile.conftest import assert_safe
+from userdata import tasks
 from userdata.models import UserData
 
 EMAIL = "customer@example.com"
@@ -244,8 +245,11 @@ def test_a_save_while_the_idp_is_broken_is_kept_and_pushed_later(customer, devid
     text = f"typed while the IdP was {fault} at {time.time()}"
     with idp_replaced_by(devidp, STAND_INS[fault]):
         began = time.monotonic()
+        version = mirror(customer).version
         response = customer.post(
-            "/userdata/", data=json.dumps({"userData": text}), content_type="application/json"
+            "/userdata/",
+            data=json.dumps({"userData": text, "version": version}),
+            content_type="application/json",
         )
         elapsed = time.monotonic() - began
         body = assert_safe(response, allowed={200})
@@ -256,9 +260,9 @@ def test_a_save_while_the_idp_is_broken_is_kept_and_pushed_later(customer, devid
     assert elapsed < 10 * FAST + 3, f"the save took {elapsed:.1f} s"
     assert mirror(customer).user_text == text
     assert mirror(customer).pending
-    # Back up: the next page load pushes the waiting edit (once its back-off has passed).
-    UserData.objects.filter(pk=mirror(customer).pk).update(next_push_at=None)
-    assert_safe(customer.get("/"), allowed={200})
+    # Back up: the beat sweeper pushes the waiting edit (once its back-off has passed).
+    UserData.objects.filter(pk=mirror(customer).pk).update(next_push_at=None, edited_at=None)
+    assert tasks.sweep_pending() == 1
     wait_until(lambda: remote_text(devidp) == text, 10, message="the edit reaching the IdP")
     assert not mirror(customer).pending
 
@@ -293,9 +297,12 @@ def test_database_unavailable_during_a_save_gives_a_clear_error_and_a_retry_work
     client = Client(raise_request_exception=False)
     client.cookies = customer.cookies
     text = f"saved during a database blip {time.time()}"
+    version = before.version
     with connection.execute_wrapper(fail_first_userdata_write):
         response = client.post(
-            "/userdata/", data=json.dumps({"userData": text}), content_type="application/json"
+            "/userdata/",
+            data=json.dumps({"userData": text, "version": version}),
+            content_type="application/json",
         )
     assert failed["done"], "the fault was injected"
     assert response.status_code == 503
@@ -308,7 +315,9 @@ def test_database_unavailable_during_a_save_gives_a_clear_error_and_a_retry_work
         before.pending,
     )
     retry = client.post(
-        "/userdata/", data=json.dumps({"userData": text}), content_type="application/json"
+        "/userdata/",
+        data=json.dumps({"userData": text, "version": version}),
+        content_type="application/json",
     )
     assert retry.status_code == 200
     assert mirror(customer).user_text == text
@@ -326,8 +335,9 @@ def test_database_unavailable_during_a_form_save_gives_the_text_back(customer):
     client.cookies = customer.cookies
     text = f"typed during a database blip {time.time()}"
     before = mirror(customer).data
+    version = str(mirror(customer).version)
     with connection.execute_wrapper(fail_userdata_writes):
-        response = client.post("/userdata/", {"userData": text})
+        response = client.post("/userdata/", {"userData": text, "version": version})
     body = assert_safe(response, allowed={503})
     assert text in body, "the refused text is given back, not lost"
     assert "try again" in body.lower()

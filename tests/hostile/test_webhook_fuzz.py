@@ -7,6 +7,7 @@ is refused with a 4xx and leaves every mirror row and the de-duplication table a
 import base64
 import hashlib
 import json
+import math
 import time
 import uuid
 
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from tests.hostile.conftest import HOSTILE, assert_safe
 from userdata.models import ProcessedWebhook, UserData
+from userdata.stores.base import MAX_DEPTH
 
 URL = "/webhooks/fusionauth/"
 HEADER = "HTTP_X_FUSIONAUTH_SIGNATURE_JWT"
@@ -272,3 +274,79 @@ def test_hostile_headers_on_a_signed_delivery_never_break_the_receiver(
     assert_safe(response, allowed={200, 400, 401, 413})
     if response.status_code != 200:
         assert snapshot() == before
+
+
+def nested(depth, leaf):
+    for _ in range(depth):
+        leaf = {"k": leaf}
+    return leaf
+
+
+@HOSTILE
+@given(
+    version=st.one_of(
+        st.none(),
+        st.integers(),
+        st.integers(min_value=2**62, max_value=2**70),
+        st.floats(allow_nan=False),
+        st.text(max_size=8),
+    ),
+    age_s=st.one_of(st.integers(-(10**6), 10**7), st.sampled_from([-301, 0, 604_799, 604_801])),
+    depth=st.integers(0, 60),
+    data=st.dictionaries(st.text(max_size=12), json_values, max_size=4),
+)
+def test_signed_events_at_the_limits_apply_whole_or_change_nothing(
+    client, victim, version, age_s, depth, data
+):
+    """Exactly these are a 400 that writes nothing: a version that is not a 64-bit count, an event
+    older than the replay window or more than 5 minutes ahead, data nested 32 levels or more, a
+    number JSON cannot carry or text with NUL. Everything else is applied as sent."""
+    UserData.objects.filter(pk=victim.pk).update(
+        data={"userData": "the original"},
+        remote_data={"userData": "the original"},
+        remote_version=None,
+    )
+    payload = event({"userData": "new", "deep": nested(depth, 1), **data})
+    payload["event"]["createInstant"] = int((time.time() - age_s) * 1000)
+    payload["event"]["registration"]["lastUpdateInstant"] = version
+    body = json.dumps(payload).encode()
+    before = snapshot()
+    response = client.post(URL, data=body, content_type="application/json", **{HEADER: sign(body)})
+    assert_safe(response, allowed={200, 400})
+    usable_version = version is None or (
+        isinstance(version, int) and not isinstance(version, bool) and 0 <= version < 2**63
+    )
+    refused = (
+        not usable_version
+        or not -300 <= age_s <= 7 * 24 * 3600
+        or depth >= MAX_DEPTH
+        or unstorable(data)
+    )
+    assert response.status_code == (400 if refused else 200), response.content
+    if refused:
+        assert snapshot() == before
+    else:
+        victim.refresh_from_db()
+        assert as_floats(victim.data) == as_floats(payload["event"]["registration"]["data"])
+
+
+def as_floats(value):
+    """Numbers as floats: PostgreSQL's jsonb keeps 3.6e16 as the integer 36028797018963970."""
+    if isinstance(value, dict):
+        return {key: as_floats(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_floats(item) for item in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def unstorable(value):
+    """What a database cannot keep: NaN or infinity, or text with NUL (in a key or a value)."""
+    if isinstance(value, dict):
+        return any(unstorable(key) or unstorable(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(unstorable(item) for item in value)
+    if isinstance(value, str):
+        return "\x00" in value
+    return isinstance(value, float) and not math.isfinite(value)

@@ -59,17 +59,18 @@ class FakeOP:
         self.id_claims_override = {}
         self.token_override = None  # callable(form) -> (status, body) or None
         self.token_requests = []
+        base = issuer.rstrip("/")  # the issuer may end in "/" (Auth0's does)
         self.metadata = {
             "issuer": issuer,
-            "authorization_endpoint": f"{issuer}/oauth2/authorize",
-            "token_endpoint": f"{issuer}/oauth2/token",
-            "userinfo_endpoint": f"{issuer}/oauth2/userinfo",
-            "jwks_uri": f"{issuer}/.well-known/jwks.json",
-            "end_session_endpoint": f"{issuer}/oauth2/logout",
-            "revocation_endpoint": f"{issuer}/oauth2/revoke",
+            "authorization_endpoint": f"{base}/oauth2/authorize",
+            "token_endpoint": f"{base}/oauth2/token",
+            "userinfo_endpoint": f"{base}/oauth2/userinfo",
+            "jwks_uri": f"{base}/.well-known/jwks.json",
+            "end_session_endpoint": f"{base}/oauth2/logout",
+            "revocation_endpoint": f"{base}/oauth2/revoke",
         }
         rsps.add_callback(
-            responses.GET, f"{issuer}/.well-known/openid-configuration", callback=self._discovery
+            responses.GET, f"{base}/.well-known/openid-configuration", callback=self._discovery
         )
         rsps.add_callback(responses.GET, self.metadata["jwks_uri"], callback=self._jwks)
         rsps.add_callback(responses.POST, self.metadata["token_endpoint"], callback=self._token)

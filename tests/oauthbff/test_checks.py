@@ -26,7 +26,7 @@ def test_cookie_session_engine_refused(settings):
         ({"ISSUER": "ftp://x"}, "oauthbff.E003"),
         ({"CLIENT_ID": ""}, "oauthbff.E005"),
         ({"CLIENT_SECRET": ""}, "oauthbff.E006"),
-        ({"TOKEN_AUTH_METHOD": "private_key_jwt"}, "oauthbff.E007"),
+        ({"TOKEN_AUTH_METHOD": "client_secret_jwt"}, "oauthbff.E007"),
         ({"ALLOWED_ALGORITHMS": ["RS256", "none"]}, "oauthbff.E008"),
         ({"ALLOWED_ALGORITHMS": ["HS256"]}, "oauthbff.E009"),
         ({"SCOPES": "profile email"}, "oauthbff.E010"),
@@ -34,6 +34,9 @@ def test_cookie_session_engine_refused(settings):
         ({"REFRESH_LEEWAY": -1}, "oauthbff.E011"),
         ({"STAFF_ROLES": [], "SUPERUSER_ROLES": ["root"]}, "oauthbff.W002"),
         ({"TOKEN_ENCRYPTION_KEY": "not-a-key"}, "oauthbff.E012"),
+        ({"EXEMPT_URLS": "oauthbff:user"}, "oauthbff.E018"),
+        ({"JSON_PATH_PREFIXES": ["/api/", 3]}, "oauthbff.E018"),
+        ({"EXEMPT_URLS": ["oauthbff:no-such-view"]}, "oauthbff.W003"),
     ],
 )
 def test_each_problem_is_one_line(settings, overrides, expected):
@@ -67,11 +70,16 @@ def test_user_select_related_must_be_single_valued_relations(settings, name):
     assert "oauthbff.E016" not in ids(check_oauthbff_settings(None))
 
 
+def test_exempt_urls_by_name_or_path_pass(settings):
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "EXEMPT_URLS": ["oauthbff:user", "/health/"]}
+    assert not {"oauthbff.E018", "oauthbff.W003"} & set(ids(check_oauthbff_settings(None)))
+
+
 @pytest.mark.parametrize(
     ("backend", "expected"),
     [
-        ("django.core.cache.backends.locmem.LocMemCache", ["oauthbff.E018"]),
-        ("django.core.cache.backends.dummy.DummyCache", ["oauthbff.E018"]),
+        ("django.core.cache.backends.locmem.LocMemCache", ["oauthbff.E020"]),
+        ("django.core.cache.backends.dummy.DummyCache", ["oauthbff.E020"]),
         ("django.core.cache.backends.redis.RedisCache", []),
     ],
 )
@@ -90,7 +98,7 @@ def test_no_token_encryption_key_of_its_own_is_a_deploy_warning(settings):
     from oauthbff.checks import check_token_encryption_key
 
     settings.OAUTHBFF = {**settings.OAUTHBFF, "TOKEN_ENCRYPTION_KEY": ""}
-    assert ids(check_token_encryption_key()) == ["oauthbff.W004"]
+    assert ids(check_token_encryption_key()) == ["oauthbff.W021"]
     settings.OAUTHBFF = {
         **settings.OAUTHBFF,
         "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),

@@ -79,3 +79,31 @@ def test_production_log_lines_are_one_json_object_with_the_request_id():
     assert entry["request_id"] == "req-abcdef12"
     assert entry["level"] == "WARNING" and entry["logger"] == "oauthbff"
     assert entry["message"] == "refresh failed\nfor x"
+
+
+def test_a_logged_request_appears_as_its_method_and_path_never_its_query():
+    from django.test import RequestFactory
+
+    config = dict(settings.LOGGING["formatters"]["json"])
+    factory = config.pop("()")
+    module, _, name = factory.rpartition(".")
+    formatter = getattr(__import__(module, fromlist=[name]), name)(**config)
+    request = RequestFactory().get("/auth/callback/", {"code": "SplxlOBeZQQ", "state": "af0ifj"})
+    request.request_id = "req-from-the-request"
+    record = logging.makeLogRecord(
+        {
+            "name": "django.request",
+            "levelname": "WARNING",
+            "msg": "Bad Request: %s",
+            "args": ("/auth/callback/",),
+            "request": request,
+            "status_code": 400,
+        }
+    )
+    RequestIdFilter().filter(record)
+    line = formatter.format(record)
+    assert "SplxlOBeZQQ" not in line and "af0ifj" not in line
+    entry = json.loads(line)
+    assert entry["path"] == "/auth/callback/" and entry["method"] == "GET"
+    assert entry["request_id"] == "req-from-the-request", "the record's request, not the context"
+    assert entry["status_code"] == 400

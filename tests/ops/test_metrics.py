@@ -79,22 +79,30 @@ def test_the_mirror_backlog_and_push_lag_are_read_at_scrape_time(client, metrics
     UserData.objects.create(subject="s2", email="b@example.com", pending=True, edited_at=now)
     UserData.objects.create(subject="s3", email="c@example.com", conflict_at=now)
     UserData.objects.create(subject="s4", email="d@example.com", last_error="IdP unreachable")
-    before = scrape(client)
-    SyncEvent.objects.create(userdata=waiting, kind=SyncEvent.Kind.PUSH, message="pushed")
+    SyncEvent.objects.bulk_create(
+        [
+            SyncEvent(userdata=waiting, kind=SyncEvent.Kind.PUSH, message="Pushed."),
+            SyncEvent(userdata=waiting, kind=SyncEvent.Kind.ERROR, message="IdP unreachable"),
+        ]
+    )
+    UserData.objects.filter(pk=waiting.pk).update(pushed_at=now - timedelta(seconds=30))
     samples = scrape(client)
     assert value(samples, "bff_userdata_rows", state="pending") == 2
     assert value(samples, "bff_userdata_rows", state="conflict") == 1
     assert value(samples, "bff_userdata_rows", state="error") == 1
     assert 89 <= value(samples, "bff_userdata_push_lag_seconds") < 150
-    pushes = ("bff_userdata_sync_events_total", (("kind", "push"),))
-    assert samples[pushes] - before.get(pushes, 0) == 1
+    assert value(samples, "bff_userdata_sync_events_recent", kind="push") == 1
+    assert value(samples, "bff_userdata_sync_events_recent", kind="error") == 1
+    assert value(samples, "bff_userdata_sync_events_recent", kind="pull") == 0
+    last_push = value(samples, "bff_userdata_last_push_timestamp_seconds")
+    assert abs(last_push - (now.timestamp() - 30)) < 2
     UserData.objects.update(pending=False)
     assert value(scrape(client), "bff_userdata_push_lag_seconds") == 0
 
 
 @responses.activate
 def test_provider_calls_are_timed_by_endpoint(client, metrics_on):
-    from oauthbff.provider import http
+    from oauthbff.http import provider_session as http
 
     responses.add(responses.GET, "https://idp.example.com/.well-known/jwks.json", json={})
     before = scrape(client)

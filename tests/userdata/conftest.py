@@ -75,7 +75,7 @@ class MemoryStore(UserDataStore):
 @pytest.fixture
 def memory_store(monkeypatch):
     store = MemoryStore()
-    monkeypatch.setattr("userdata.sync.get_store", lambda: store)
+    monkeypatch.setattr("userdata.stores.get_store", lambda: store)
     return store
 
 
@@ -118,3 +118,13 @@ def make_user(db):
         return user, row
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The de-duplication keys of queued tasks live in the cache: no test sees another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from userdata import stores, sync
+from userdata import conflicts, push, stores
+from userdata import mirror as ud_mirror
 from userdata.models import ProcessedWebhook, SyncEvent, UserData
 
 EMAIL = "customer@example.com"
@@ -40,9 +41,10 @@ def outbound(monkeypatch):
 
 
 def save(client, text):
+    """Save as the page's script does: based on the version the page shows."""
     return client.post(
         "/userdata/",
-        json.dumps({"userData": text}),
+        json.dumps({"userData": text, "version": mirror().version}),
         content_type="application/json",
         HTTP_ACCEPT="application/json",
     )
@@ -93,13 +95,15 @@ def test_edit_is_pushed_to_the_idp_keeping_other_fields(idp, signed_in_client):
     client = signed_in_client(EMAIL)
     roles_before = idp.registration(EMAIL).get("roles")
     response = save(client, "typed on the page")
-    assert response.status_code == 200 and response.json()["state"] == "saved"
+    # The save commits locally; the push ran on commit (eager here; a worker in production).
+    assert response.status_code == 200 and response.json()["state"] == "pending"
+    assert not mirror().pending
     data = idp_data(idp)
     assert data["userData"] == "typed on the page" and data["other"] == {"keep": True}
     assert idp.registration(EMAIL).get("roles") == roles_before
     row = mirror()
     assert row.remote_version == idp.registration(EMAIL)["lastUpdateInstant"]
-    assert save(client, "typed on the page").json()["state"] == "saved"
+    assert save(client, "typed on the page").json()["state"] == "saved"  # nothing to push
 
 
 def test_idp_down_edit_waits_then_command_delivers(idp, signed_in_client):
@@ -130,7 +134,7 @@ def test_webhook_from_idp_updates_mirror_and_own_echo_is_not_a_conflict(
     assert mirror().events.filter(kind=SyncEvent.Kind.WEBHOOK).exists()
     assert "changed by an IdP admin</textarea>" in client.get("/").content.decode()
     hooks_before = ProcessedWebhook.objects.count()
-    assert save(client, "my own edit").json()["state"] == "saved"
+    assert save(client, "my own edit").status_code == 200
     wait_for(lambda: ProcessedWebhook.objects.count() > hooks_before)
     row = mirror()
     assert not row.has_conflict and not row.pending
@@ -144,7 +148,7 @@ def test_remote_change_while_edit_waits_is_a_conflict_resolved_by_staff(
     idp.set_webhook_url(f"{live_server.url}/webhooks/fusionauth/")
     idp.stop()
     try:
-        sync.push(sync.save_edit(mirror().user, "local while down"))
+        push.push(ud_mirror.save_edit(mirror().user, "local while down"))
     finally:
         idp.start()
     idp.set_registration_data(EMAIL, {"userData": "remote meanwhile"})
@@ -153,8 +157,9 @@ def test_remote_change_while_edit_waits_is_a_conflict_resolved_by_staff(
     assert row.data["userData"] == "local while down"
     assert row.conflict_remote_data["userData"] == "remote meanwhile"
     assert idp_data(idp)["userData"] == "remote meanwhile"
-    assert sync.push(row) == "conflict"
-    sync.resolve_conflict(row, "local", actor="staff")
+    assert push.push(row) == "conflict"
+    conflicts.resolve_conflict(row, "local", actor="staff")
+    push.push(row)
     assert idp_data(idp)["userData"] == "local while down"
     assert not mirror().has_conflict
 

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from oauthbff.signals import session_ended, user_signed_in
-from userdata import sync
+from userdata import mirror, pull, push
 from userdata.models import UserData
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def sign_in(user, sub="sub-new"):
 
 def test_sign_in_links_bulk_pulled_row_and_pulls(memory_store):
     memory_store.set("sub-new", {"userData": "from the IdP"}, "new@example.com")
-    sync.pull_all()
+    pull.pull_all()
     user = get_user_model().objects.create_user("new@example.com", "new@example.com")
     memory_store.set("sub-new", {"userData": "changed since"})
     sign_in(user)
@@ -46,8 +46,8 @@ def test_session_end_delivers_waiting_edit(memory_store):
     user = get_user_model().objects.create_user("e@example.com", "e@example.com")
     sign_in(user, "sub-e")
     memory_store.down = True
-    row = sync.save_edit(user, "left waiting")
-    sync.push(row)
+    row = mirror.save_edit(user, "left waiting")
+    push.push(row)
     memory_store.down = False
     UserData.objects.filter(pk=row.pk).update(next_push_at=None)
     session_ended.send(sender=None, user=user, session_key="k", reason="logout")

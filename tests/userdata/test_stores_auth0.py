@@ -1,7 +1,9 @@
 """userdata/stores/auth0.py: cached token, one-level merge, `|` in ids (against `responses`), and
 bulk reads past Auth0's 1,000-user listing limit (against a stand-in HTTP server)."""
 
+import io
 import json
+import time
 import tracemalloc
 
 import pytest
@@ -210,6 +212,17 @@ def test_an_export_that_does_not_finish_in_time_is_an_error():
             list(store.iter_all())
 
 
+def test_an_export_file_that_drips_is_cut_off_at_the_export_timeout():
+    """Every read has a timeout, but a server sending a little at a time never trips it."""
+    with Auth0StandIn(2000) as idp:
+        idp.tenant.drip = 0.05
+        store = standin_store(idp, export_timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="took longer"):
+            list(store.iter_all())
+        assert time.monotonic() - started < 3
+
+
 def test_a_custom_domain_without_the_management_audience_says_so():
     with Auth0StandIn(10) as idp:
         store = standin_store(idp, audience="https://login.example.com/api/v2/")
@@ -219,25 +232,54 @@ def test_a_custom_domain_without_the_management_audience_says_so():
         assert standin_store(idp).fetch("auth0|0000001").data["n"] == 1
 
 
-@responses.activate
-def test_a_listing_that_grows_past_the_limit_fails_loudly(store):
-    """The first page said 950, but the tenant grew: the tenth full page cannot be followed."""
-    token()
-    for page in range(10):
-        users = [{"user_id": f"auth0|{page}-{n}", "user_metadata": {}} for n in range(100)]
-        responses.get(f"https://{DOMAIN}/api/v2/users", json={"total": 950, "users": users})
-    got = 0
-    with pytest.raises(StoreError, match="1,000 users per query"):
-        for page in store.iter_all():
-            got += len(page)
-    assert got == 1000
+def test_a_listing_that_grows_past_the_limit_fails_loudly():
+    """The first page said 950 users, then the tenant grew: the tenth full page cannot be followed."""
+    with Auth0StandIn(950) as idp:
+        idp.tenant.grow_to = 1200
+        store = standin_store(idp)
+        got = 0
+        with pytest.raises(StoreError, match="1,000 users per query"):
+            for page in store.iter_all():
+                got += len(page)
+        assert got == 1000 and idp.tenant.calls["export"] == 0
 
 
-@responses.activate
-def test_a_failed_export_job_is_an_error(store):
-    token()
-    responses.get(f"https://{DOMAIN}/api/v2/users", json={"total": 1000, "users": []})
-    responses.post(f"https://{DOMAIN}/api/v2/jobs/users-exports", json={"id": "job_1"})
-    responses.get(f"https://{DOMAIN}/api/v2/jobs/job_1", json={"id": "job_1", "status": "failed"})
-    with pytest.raises(StoreError, match="failed"):
-        list(store.iter_all())
+def test_a_failed_export_job_is_an_error():
+    with Auth0StandIn(1500) as idp:
+        idp.tenant.fail_jobs = True
+        with pytest.raises(StoreError, match="failed"):
+            list(standin_store(idp).iter_all())
+        assert idp.tenant.calls["download"] == 0
+
+
+@pytest.mark.django_db
+def test_syncuserdata_pull_mirrors_every_user_of_a_large_tenant(settings):
+    """The whole path: `syncuserdata pull` with the Auth0 store against the stand-in."""
+    from django.core.management import call_command
+
+    from userdata import stores
+    from userdata.models import UserData
+
+    with Auth0StandIn(2500) as idp:
+        settings.USERDATA = {
+            **settings.USERDATA,
+            "STORE": "auth0",
+            "AUTH0": {
+                "DOMAIN": idp.base_url,
+                "CLIENT_ID": "cid",
+                "CLIENT_SECRET": "secret",
+                "EXPORT_POLL_SECONDS": 0,
+            },
+        }
+        stores.reset_store()
+        out = io.StringIO()
+        try:
+            call_command("syncuserdata", "pull", "--json", stdout=out)
+        finally:
+            stores.reset_store()
+    summary = json.loads(out.getvalue())
+    assert summary["total"] == 2500 and summary["errors"] == 0
+    assert UserData.objects.count() == 2500
+    row = UserData.objects.get(subject="auth0|0002499")
+    assert row.data == {"userData": "note 2499", "n": 2499}
+    assert row.email == "user2499@example.com"

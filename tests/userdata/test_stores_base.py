@@ -9,7 +9,7 @@ import json
 import pytest
 import responses
 
-from userdata import sync
+from userdata import mirror, pull
 from userdata.stores.base import (
     MAX_DEPTH,
     RemoteData,
@@ -84,12 +84,12 @@ def registration(data, version):
 def test_a_remote_change_during_a_pending_edit_is_a_conflict(fa_settings, make_user, versions):
     user, row = make_user(data={}, remote_version=None)
     responses.get(REG_URL, json=registration({"userData": "base"}, versions[0]))
-    assert sync.pull(row) == "changed"
-    sync.save_edit(user, "local edit")
+    assert pull.pull(row) == "changed"
+    mirror.save_edit(user, "local edit")
     responses.replace(
         responses.GET, REG_URL, json=registration({"userData": "remote"}, versions[1])
     )
-    assert sync.pull(row) == "conflict"
+    assert pull.pull(row) == "conflict"
     row.refresh_from_db()
     assert row.data == {"userData": "local edit"} and row.pending
     assert row.conflict_remote_data == {"userData": "remote"}
@@ -103,9 +103,9 @@ def test_an_unchanged_remote_during_a_pending_edit_is_not_a_conflict(
 ):
     user, row = make_user(data={}, remote_version=None)
     responses.get(REG_URL, json=registration({"userData": "base"}, 1000 if versioned else None))
-    sync.pull(row)
-    sync.save_edit(user, "local edit")
-    assert sync.pull(row) == "unchanged"
+    pull.pull(row)
+    mirror.save_edit(user, "local edit")
+    assert pull.pull(row) == "unchanged"
     row.refresh_from_db()
     assert row.pending and not row.has_conflict
 
@@ -127,6 +127,6 @@ def test_unversioned_changes_are_never_taken_for_older_copies(fa_settings, make_
     )
     for data in (first, second, first):
         current["body"] = registration(data, None)
-        assert sync.pull(row) == "changed"
+        assert pull.pull(row) == "changed"
         row.refresh_from_db()
         assert row.data == data and row.remote_version == content_version(data)

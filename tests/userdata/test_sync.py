@@ -1,10 +1,10 @@
-"""userdata/sync.py: pull never loses local edits, push is idempotent, conflicts follow the policy."""
-
-import threading
+"""The sync engine (mirror, pull, push, conflicts): pull never loses local edits, push is
+idempotent, conflicts follow the policy."""
 
 import pytest
+from django.db.models import F
 
-from userdata import sync
+from userdata import conflicts, mirror, pull, push
 from userdata.models import SyncEvent, UserData
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ def synced_row(make_user, memory_store, data, **kw):
 def test_pull_takes_remote_data_when_nothing_waits(make_user, memory_store):
     user, row = synced_row(make_user, memory_store, {"userData": "old"})
     memory_store.set("sub-ada", {"userData": "new", "plan": "gold"})
-    assert sync.pull(row) == "changed"
+    assert pull.pull(row) == "changed"
     row.refresh_from_db()
     assert row.data == {"userData": "new", "plan": "gold"}
     assert row.remote_version == memory_store.users["sub-ada"].version
@@ -30,19 +30,19 @@ def test_pull_takes_remote_data_when_nothing_waits(make_user, memory_store):
 def test_pull_never_overwrites_pending_local_edit(make_user, memory_store):
     user, row = synced_row(make_user, memory_store, {"userData": "old"})
     memory_store.down = True
-    sync.save_edit(user, "typed locally")
-    assert sync.pull(row) == "error"
+    mirror.save_edit(user, "typed locally")
+    assert pull.pull(row) == "error"
     memory_store.down = False
-    assert sync.pull(row) == "unchanged"
+    assert pull.pull(row) == "unchanged"
     row.refresh_from_db()
     assert row.pending and row.data["userData"] == "typed locally"
 
 
 def test_save_edit_commits_locally_and_push_delivers(make_user, memory_store):
     user, row = synced_row(make_user, memory_store, {"userData": "old", "keep": 1})
-    row = sync.save_edit(user, "hello")
+    row = mirror.save_edit(user, "hello")
     assert row.pending and row.edit_seq == 1
-    assert sync.push(row) == "pushed"
+    assert push.push(row) == "pushed"
     row.refresh_from_db()
     assert not row.pending and row.pushed_at is not None
     assert memory_store.users["sub-ada"].data == {"userData": "hello", "keep": 1}
@@ -52,43 +52,43 @@ def test_save_edit_commits_locally_and_push_delivers(make_user, memory_store):
 
 def test_push_failure_keeps_edit_pending_with_backoff(make_user, memory_store):
     user, row = synced_row(make_user, memory_store, {"userData": "old"})
-    sync.save_edit(user, "survives an outage")
+    mirror.save_edit(user, "survives an outage")
     memory_store.down = True
-    assert sync.push(row) == "error"
+    assert push.push(row) == "error"
     row.refresh_from_db()
     assert row.pending and row.data["userData"] == "survives an outage"
     assert "unreachable" in row.last_error and row.next_push_at is not None
     calls = len(memory_store.calls)
-    assert sync.push_if_due(row) is None  # backing off: no IdP call on the next page load
+    assert not UserData.objects.due().filter(pk=row.pk).exists()  # backing off
     assert len(memory_store.calls) == calls
     memory_store.down = False
-    assert sync.push(row) == "pushed"
+    assert push.push(row) == "pushed"
     assert memory_store.users["sub-ada"].data["userData"] == "survives an outage"
 
 
 def test_retried_push_is_idempotent(make_user, memory_store):
     user, row = synced_row(make_user, memory_store, {"userData": "old"})
-    sync.save_edit(user, "once")
-    sync.push(row)
+    mirror.save_edit(user, "once")
+    push.push(row)
     version = memory_store.users["sub-ada"].version
     UserData.objects.filter(pk=row.pk).update(pending=True)
-    assert sync.push(row) == "pushed"
+    assert push.push(row) == "pushed"
     assert memory_store.users["sub-ada"].version == version
     assert memory_store.users["sub-ada"].data == {"userData": "once"}
 
 
 def test_edit_during_push_stays_pending(make_user, memory_store):
     user, row = synced_row(make_user, memory_store, {"userData": "old"})
-    sync.save_edit(user, "first")
+    mirror.save_edit(user, "first")
     original = memory_store.push
 
     def push_then_user_types(subject, data, *, base=None):
         result = original(subject, data, base=base)
-        sync.save_edit(user, "second")
+        mirror.save_edit(user, "second")
         return result
 
     memory_store.push = push_then_user_types
-    sync.push(row, verify=False)
+    push.push(row, verify=False)
     row.refresh_from_db()
     assert row.pending and row.data["userData"] == "second"
     assert row.remote_data == {"userData": "first"}
@@ -96,9 +96,9 @@ def test_edit_during_push_stays_pending(make_user, memory_store):
 
 def test_manual_conflict_records_both_versions_and_blocks_push(make_user, memory_store):
     user, row = synced_row(make_user, memory_store, {"userData": "base"})
-    sync.save_edit(user, "local edit")
+    mirror.save_edit(user, "local edit")
     memory_store.set("sub-ada", {"userData": "remote edit"})
-    assert sync.push(row) == "conflict"
+    assert push.push(row) == "conflict"
     row.refresh_from_db()
     assert row.sync_state == "conflict"
     assert row.data["userData"] == "local edit"
@@ -107,19 +107,24 @@ def test_manual_conflict_records_both_versions_and_blocks_push(make_user, memory
     event = row.events.get(kind=SyncEvent.Kind.CONFLICT)
     assert event.detail["local"] == {"userData": "local edit"}
     assert event.detail["remote"] == {"userData": "remote edit"}
-    assert sync.push(row) == "conflict"
-    assert sync.push_if_due(row) is None
+    assert push.push(row) == "conflict"
+    assert not UserData.objects.due().filter(pk=row.pk).exists()
 
 
 @pytest.mark.parametrize(
     "keep, expected_remote", [("local", "local edit"), ("remote", "remote edit")]
 )
-def test_staff_resolves_conflict(make_user, memory_store, keep, expected_remote):
+def test_staff_resolves_conflict(
+    make_user, memory_store, keep, expected_remote, django_capture_on_commit_callbacks
+):
     user, row = synced_row(make_user, memory_store, {"userData": "base"})
-    sync.save_edit(user, "local edit")
+    mirror.save_edit(user, "local edit")
     memory_store.set("sub-ada", {"userData": "remote edit"})
-    sync.pull(row)
-    row = sync.resolve_conflict(UserData.objects.get(pk=row.pk), keep, actor="staff")
+    pull.pull(row)
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        conflicts.resolve_conflict(UserData.objects.get(pk=row.pk), keep, actor="staff")
+    assert len(queued) == (keep == "local")  # keeping the local edit queues its push
+    row = UserData.objects.get(pk=row.pk)
     assert not row.has_conflict and not row.pending
     assert row.data["userData"] == expected_remote
     assert memory_store.users["sub-ada"].data["userData"] == expected_remote
@@ -129,9 +134,9 @@ def test_staff_resolves_conflict(make_user, memory_store, keep, expected_remote)
 def test_policy_local_wins_pushes_local(make_user, memory_store, settings):
     settings.USERDATA = {**settings.USERDATA, "CONFLICT_POLICY": "local_wins"}
     user, row = synced_row(make_user, memory_store, {"userData": "base"})
-    sync.save_edit(user, "local edit")
+    mirror.save_edit(user, "local edit")
     memory_store.set("sub-ada", {"userData": "remote edit"})
-    assert sync.push(row) == "pushed"
+    assert push.push(row) == "pushed"
     assert memory_store.users["sub-ada"].data["userData"] == "local edit"
     assert row.events.filter(kind=SyncEvent.Kind.CONFLICT).count() == 1
 
@@ -139,9 +144,9 @@ def test_policy_local_wins_pushes_local(make_user, memory_store, settings):
 def test_policy_remote_wins_keeps_local_in_history(make_user, memory_store, settings):
     settings.USERDATA = {**settings.USERDATA, "CONFLICT_POLICY": "remote_wins"}
     user, row = synced_row(make_user, memory_store, {"userData": "base"})
-    sync.save_edit(user, "local edit")
+    mirror.save_edit(user, "local edit")
     memory_store.set("sub-ada", {"userData": "remote edit"})
-    assert sync.pull(row) == "conflict"
+    assert pull.pull(row) == "conflict"
     row.refresh_from_db()
     assert row.data["userData"] == "remote edit" and not row.pending
     event = row.events.get(kind=SyncEvent.Kind.CONFLICT)
@@ -150,11 +155,11 @@ def test_policy_remote_wins_keeps_local_in_history(make_user, memory_store, sett
 
 def test_echo_of_own_push_is_not_a_conflict(make_user, memory_store):
     user, row = synced_row(make_user, memory_store, {"userData": "base"})
-    sync.save_edit(user, "pushed text")
-    sync._mark_sending([UserData.objects.get(pk=row.pk)])
+    mirror.save_edit(user, "pushed text")
+    UserData.objects.filter(pk=row.pk).update(pushed_data=F("data"))
     remote = memory_store.set("sub-ada", {"userData": "pushed text"})
-    sync.save_edit(user, "typed after push")
-    assert sync.apply_fetched(row.pk, remote, source="webhook") == "echo"
+    mirror.save_edit(user, "typed after push")
+    assert pull.apply_fetched(row.pk, remote, source="webhook") == "echo"
     row.refresh_from_db()
     assert not row.has_conflict and row.pending
     assert row.remote_version == remote.version
@@ -165,24 +170,24 @@ def test_pull_all_pages_creates_and_updates(make_user, memory_store):
     for n in range(5):
         memory_store.set(f"sub-{n}", {"userData": str(n)}, f"u{n}@example.com")
     memory_store.set("sub-ada", {"userData": "changed remotely"})
-    summary = sync.pull_all()
+    summary = pull.pull_all()
     assert (summary.total, summary.changed, summary.errors) == (6, 6, 0)
     assert UserData.objects.count() == 6
     assert UserData.objects.get(subject="sub-3").email == "u3@example.com"
     row.refresh_from_db()
     assert row.data["userData"] == "changed remotely"
-    again = sync.pull_all()
+    again = pull.pull_all()
     assert again.changed == 0 and again.total == 6
 
 
 def test_pull_all_dry_run_changes_nothing(make_user, memory_store):
     memory_store.set("sub-x", {"userData": "x"})
-    summary = sync.pull_all(dry_run=True)
+    summary = pull.pull_all(dry_run=True)
     assert summary.total == 1 and summary.changed == 1
     assert not UserData.objects.exists()
 
 
-def test_push_all_concurrent_and_conflicts(make_user, memory_store):
+def test_push_chunk_concurrent_and_conflicts(make_user, memory_store):
     rows = []
     for n in range(6):
         remote = memory_store.set(f"s{n}", {"userData": "base"})
@@ -192,10 +197,10 @@ def test_push_all_concurrent_and_conflicts(make_user, memory_store):
             data={"userData": "base"},
             remote_version=remote.version,
         )
-        sync.save_edit(user, f"edit {n}")
+        mirror.save_edit(user, f"edit {n}")
         rows.append(row)
     memory_store.set("s5", {"userData": "remote moved"})
-    summary = sync.push_all(workers=3)
+    summary = push.push_chunk(list(UserData.objects.pushable().values_list("pk", flat=True)))
     assert (summary.total, summary.changed, summary.conflicts, summary.errors) == (5, 5, 1, 0)
     assert memory_store.users["s0"].data == {"userData": "edit 0"}
     assert memory_store.users["s5"].data == {"userData": "remote moved"}
@@ -203,62 +208,62 @@ def test_push_all_concurrent_and_conflicts(make_user, memory_store):
     assert memory_store.calls.count("fetch_many") == 1
 
 
-def test_push_all_dry_run_sends_nothing(make_user, memory_store):
+def test_push_chunk_dry_run_sends_nothing(make_user, memory_store):
     remote = memory_store.set("s1", {"userData": "base"})
     user, row = make_user(subject="s1", data={"userData": "base"}, remote_version=remote.version)
-    sync.save_edit(user, "edit")
-    summary = sync.push_all(dry_run=True)
+    mirror.save_edit(user, "edit")
+    summary = push.push_chunk([row.pk], dry_run=True)
     assert summary.total == 1 and "push" not in memory_store.calls
     assert UserData.objects.get(pk=row.pk).pending
 
 
-def test_push_all_reraises_a_worker_bug_and_keeps_the_edit(make_user, memory_store, monkeypatch):
+def test_push_chunk_reraises_a_worker_bug_and_keeps_the_edit(make_user, memory_store, monkeypatch):
     remote = memory_store.set("s1", {"userData": "base"})
     user, row = make_user(subject="s1", data={"userData": "base"}, remote_version=remote.version)
-    sync.save_edit(user, "edit")
+    mirror.save_edit(user, "edit")
 
     def broken(subject, data, *, base=None):
         raise RuntimeError("bug in a store")
 
     monkeypatch.setattr(memory_store, "push", broken)
     with pytest.raises(RuntimeError, match="bug in a store"):
-        sync.push_all(workers=4)
-    assert not [t for t in threading.enumerate() if t.name.startswith("userdata-push")]
+        push.push_chunk([row.pk])
     row = UserData.objects.get(pk=row.pk)
     assert row.pending and row.data == {"userData": "edit"}
+    assert row.push_lease_until is None  # the guard is released on the way out
 
 
 def test_save_edit_rejects_over_limit(make_user, memory_store, settings):
     settings.USERDATA = {**settings.USERDATA, "MAX_BYTES": 10}
     user, row = synced_row(make_user, memory_store, {})
-    with pytest.raises(sync.EditTooLarge):
-        sync.save_edit(user, "é" * 6)
+    with pytest.raises(mirror.EditTooLarge):
+        mirror.save_edit(user, "é" * 6)
     assert not UserData.objects.get(pk=row.pk).pending
 
 
 def test_remote_deletion_keeps_history(make_user, memory_store):
     user, row = synced_row(make_user, memory_store, {"userData": "x"})
-    assert sync.apply_remote_deleted("sub-ada", what="The IdP deleted the user.") == "changed"
+    assert conflicts.apply_remote_deleted("sub-ada", what="The IdP deleted the user.") == "changed"
     row.refresh_from_db()
     assert not row.registered and row.sync_state == "not_registered"
     assert row.events.get(kind="webhook").detail["local"] == {"userData": "x"}
-    assert sync.push(row) == "unchanged"
+    assert push.push(row) == "unchanged"
 
 
 def test_unregistered_user_is_an_error_not_a_crash(make_user, memory_store):
     user, row = make_user(subject="unknown")
-    assert sync.pull(row) == "error"
+    assert pull.pull(row) == "error"
     row.refresh_from_db()
     assert not row.registered and "not registered" in row.last_error
 
 
 def test_late_older_copy_never_rolls_back(make_user, memory_store):
     user, row = synced_row(make_user, memory_store, {"userData": "base"})
-    sync.save_edit(user, "A")
-    sync.push(row)
+    mirror.save_edit(user, "A")
+    push.push(row)
     older = memory_store.fetch("sub-ada")
-    sync.save_edit(user, "B")
-    sync.push(row)
-    assert sync.apply_fetched(row.pk, older, source="webhook") == "unchanged"
+    mirror.save_edit(user, "B")
+    push.push(row)
+    assert pull.apply_fetched(row.pk, older, source="webhook") == "unchanged"
     row.refresh_from_db()
     assert row.data == {"userData": "B"} and not row.pending

@@ -1,12 +1,11 @@
 """userdata/management/commands/syncuserdata.py: pull, push, status, --user, --dry-run, --json."""
 
 import json
-import os
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from userdata import sync
+from userdata import mirror, push
 from userdata.models import UserData
 
 pytestmark = pytest.mark.django_db
@@ -36,53 +35,22 @@ def test_pull_summary_line(memory_store):
 def test_push_json_and_exit_status(memory_store, make_user):
     remote = memory_store.set("sub-ada", {"userData": "a"})
     user, row = make_user(data={"userData": "a"}, remote_version=remote.version)
-    sync.save_edit(user, "b")
-    code, out, _ = run("push", "--json", "--workers", "4")
+    mirror.save_edit(user, "b")
+    code, out, _ = run("push", "--json", "--inline")
     result = json.loads(out)
     assert code == 0 and result["changed"] == 1 and result["errors"] == 0
-    sync.save_edit(user, "c")
+    mirror.save_edit(user, "c")
     memory_store.down = True
-    code, out, _ = run("push", "--json")
+    code, out, _ = run("push", "--json", "--inline")
     assert code == 1 and json.loads(out)["errors"] == 1
-
-
-@pytest.mark.skipif(
-    len(getattr(os, "sched_getaffinity", lambda pid: ())(0)) < 2,
-    reason="needs Linux CPU affinity and two CPUs",
-)
-def test_push_one_cpu_runs_the_workers_on_one_cpu_then_restores(
-    memory_store, make_user, monkeypatch
-):
-    before = os.sched_getaffinity(0)
-    seen = []
-    original = memory_store.push
-
-    def push(subject, data, *, base=None):
-        seen.append(os.sched_getaffinity(0))
-        return original(subject, data, base=base)
-
-    monkeypatch.setattr(memory_store, "push", push)
-    for n in range(3):
-        remote = memory_store.set(f"s{n}", {"userData": "a"})
-        user, _ = make_user(
-            email=f"u{n}@example.com",
-            subject=f"s{n}",
-            data={"userData": "a"},
-            remote_version=remote.version,
-        )
-        sync.save_edit(user, "b")
-    code, out, _ = run("push", "--json", "--workers", "3", "--one-cpu")
-    assert code == 0 and json.loads(out)["changed"] == 3
-    assert len(seen) == 3 and all(len(cpus) == 1 and cpus <= before for cpus in seen)
-    assert os.sched_getaffinity(0) == before
 
 
 def test_push_after_outage_delivers(memory_store, make_user):
     remote = memory_store.set("sub-ada", {"userData": "a"})
     user, row = make_user(data={"userData": "a"}, remote_version=remote.version)
     memory_store.down = True
-    sync.save_edit(user, "typed while down")
-    assert sync.push(row) == "error"
+    mirror.save_edit(user, "typed while down")
+    assert push.push(row) == "error"
     memory_store.down = False
     code, out, _ = run("push", "--user", "ada@example.com")
     assert code == 0 and out.startswith("pushed 1, changed 1")
@@ -130,3 +98,55 @@ def test_pull_prunes_old_webhook_ids(memory_store):
     ProcessedWebhook.objects.create(event_id="new", event_type="user.delete")
     run("pull")
     assert list(ProcessedWebhook.objects.values_list("event_id", flat=True)) == ["new"]
+
+
+def test_push_fans_out_as_chunked_tasks(memory_store, make_user):
+    for n in range(5):
+        remote = memory_store.set(f"s{n}", {"userData": "a"})
+        user, _ = make_user(
+            email=f"u{n}@example.com",
+            subject=f"s{n}",
+            data={"userData": "a"},
+            remote_version=remote.version,
+        )
+        mirror.save_edit(user, f"b{n}")
+    code, out, _ = run("push", "--json", "--chunk", "2")  # the tasks run eagerly here
+    result = json.loads(out)
+    assert code == 0 and result["tasks"] == 3 and result["total"] == 5 and result["changed"] == 5
+    assert memory_store.calls.count("fetch_many") == 3
+    assert all(memory_store.users[f"s{n}"].data == {"userData": f"b{n}"} for n in range(5))
+
+
+def test_dry_run_lists_whom_it_would_touch_and_changes_nothing(memory_store, make_user):
+    remote = memory_store.set("sub-ada", {"userData": "a"}, "ada@example.com")
+    user, row = make_user(data={"userData": "a"}, remote_version=remote.version)
+    mirror.save_edit(user, "b")
+    code, out, _ = run("push", "--dry-run")
+    assert code == 0 and "would push: ada@example.com" in out
+    assert "push" not in memory_store.calls and UserData.objects.get(pk=row.pk).pending
+    memory_store.set("new-sub", {"userData": "x"}, "new@example.com")
+    code, out, _ = run("pull", "--dry-run", "--json")
+    assert sorted(json.loads(out)["users"]) == ["ada@example.com", "new@example.com"]
+    assert not UserData.objects.filter(subject="new-sub").exists()
+
+
+def test_pull_all_pages_are_folded_in_by_tasks(memory_store):
+    for n in range(5):
+        memory_store.set(f"s{n}", {"userData": str(n)}, f"u{n}@example.com")
+    code, out, _ = run("pull", "--json")
+    result = json.loads(out)
+    assert code == 0 and result["tasks"] == 3 and result["total"] == 5 and result["changed"] == 5
+    assert UserData.objects.get(subject="s4").user_text == "4"
+
+
+def test_waiting_for_workers_that_never_come_is_an_error_not_a_hang(
+    memory_store, make_user, monkeypatch
+):
+    from userdata import tasks
+
+    monkeypatch.setattr(tasks.push_chunk, "delay", lambda ids: None)  # no worker runs
+    remote = memory_store.set("sub-ada", {"userData": "a"})
+    user, row = make_user(data={"userData": "a"}, remote_version=remote.version)
+    mirror.save_edit(user, "b")
+    code, _, err = run("push", "--wait", "0.5")
+    assert code == 1 and "are workers running" in err

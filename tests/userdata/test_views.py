@@ -20,7 +20,15 @@ def signed_in(client, make_user, memory_store):
     return client, user, row
 
 
+def current_version(client):
+    user_id = client.session["_auth_user_id"]
+    return UserData.objects.get(user_id=user_id).version
+
+
 def save_json(client, payload, **extra):
+    """POST as the page's script does; a dict gets the row's current version unless it names one."""
+    if isinstance(payload, dict) and "version" not in payload and "_auth_user_id" in client.session:
+        payload = {**payload, "version": current_version(client)}
     body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
     return client.post(
         "/userdata/", body, content_type="application/json", HTTP_ACCEPT="application/json", **extra
@@ -57,35 +65,59 @@ def test_warm_home_is_a_few_queries_and_no_idp_call(signed_in, memory_store):
     assert memory_store.calls == []
 
 
-def test_save_json_pushes(signed_in, memory_store):
+def test_save_commits_locally_and_queues_the_push_on_commit(
+    signed_in, memory_store, django_capture_on_commit_callbacks
+):
     client, user, row = signed_in
-    response = save_json(client, {"userData": "new text"})
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = save_json(client, {"userData": "new text"})
     assert response.status_code == 200
-    assert response.json()["state"] == "saved"
+    body = response.json()
+    assert body["state"] == "pending" and body["version"] == row.version + 1
+    assert memory_store.calls == []  # the request never waited for the IdP
+    assert len(queued) == 1
+    queued[0]()  # what the commit runs: the push task (eager in unit tests)
     assert memory_store.users["sub-ada"].data == {"userData": "new text"}
+    assert save_json(client, {"userData": "new text"}).json()["state"] == "saved"
 
 
-def test_save_when_idp_down_is_pending_then_pushed_on_next_request(signed_in, memory_store):
+def test_save_when_idp_down_is_pending_and_the_sweeper_delivers(
+    signed_in, memory_store, django_capture_on_commit_callbacks
+):
+    from userdata import tasks
+
     client, user, row = signed_in
     memory_store.down = True
-    response = save_json(client, {"userData": "offline edit"})
-    assert response.json() == {
-        "state": "pending",
-        "message": "Saved here. Waiting to sync with the identity provider; it will be sent "
-        "automatically.",
-    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = save_json(client, {"userData": "offline edit"})
+    assert response.json()["state"] == "pending"
+    assert "Waiting to sync" in response.json()["message"]
     assert "offline edit" in client.get("/").content.decode()
+    assert 'data-state="pending"' in client.get("/").content.decode()
     memory_store.down = False
-    UserData.objects.filter(pk=row.pk).update(next_push_at=None)
+    UserData.objects.filter(pk=row.pk).update(next_push_at=None, edited_at=None)
+    assert tasks.sweep_pending() == 1
     assert 'data-state="saved"' in client.get("/").content.decode()
     assert memory_store.users["sub-ada"].data == {"userData": "offline edit"}
 
 
-def test_save_conflict_state(signed_in, memory_store):
+def test_push_time_conflict_offers_the_user_the_choice(
+    signed_in, memory_store, django_capture_on_commit_callbacks
+):
     client, user, row = signed_in
     memory_store.set("sub-ada", {"userData": "changed at the IdP"})
-    assert save_json(client, {"userData": "mine"}).json()["state"] == "conflict"
-    assert 'data-state="conflict"' in client.get("/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        save_json(client, {"userData": "mine"})
+    html = client.get("/").content.decode()
+    assert 'data-state="conflict"' in html and "changed at the IdP</textarea>" in html
+    state = client.get("/userdata/", HTTP_ACCEPT="application/json").json()
+    assert state["conflict"]["current"] == "changed at the IdP"
+    # Keeping mine is a save with choice=mine: the IdP's copy becomes the base, then it is pushed.
+    with django_capture_on_commit_callbacks(execute=True):
+        kept = save_json(client, {"userData": "mine, edited", "choice": "mine"})
+    assert kept.status_code == 200
+    assert memory_store.users["sub-ada"].data == {"userData": "mine, edited"}
+    assert not UserData.objects.get(pk=row.pk).has_conflict
 
 
 def test_save_bad_json_400(signed_in):
@@ -124,18 +156,20 @@ def test_form_post_fallback_with_csrf(make_user, memory_store):
     client.force_login(user)
     page = client.get("/").content.decode()
     token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    version = page.split('name="version" value="')[1].split('"')[0]
     response = client.post(
-        "/userdata/", {"userData": "from a form", "csrfmiddlewaretoken": token}, follow=True
+        "/userdata/",
+        {"userData": "from a form", "version": version, "csrfmiddlewaretoken": token},
+        follow=True,
     )
     html = response.content.decode()
-    assert "from a form</textarea>" in html and "Saved." in html
-    assert memory_store.users["sub-ada"].data == {"userData": "from a form"}
+    assert "from a form</textarea>" in html and "Waiting to sync" in html
 
 
 def test_form_over_limit_keeps_text_and_explains(signed_in, settings):
     client, *_ = signed_in
     settings.USERDATA = {**settings.USERDATA, "MAX_BYTES": 8}
-    response = client.post("/userdata/", {"userData": "too long text"})
+    response = client.post("/userdata/", {"userData": "too long text", "version": "0"})
     html = response.content.decode()
     assert response.status_code == 413
     assert "over the limit" in html and "too long text</textarea>" in html
@@ -158,9 +192,12 @@ def test_home_creates_row_for_user_without_one(client, django_user_model, memory
     assert UserData.objects.filter(user=user).exists()
 
 
-def test_stale_mirror_is_pulled_on_page_load_fresh_is_not(signed_in, memory_store, settings):
+def test_stale_mirror_gets_a_pull_queued_and_the_page_renders_what_it_has(
+    signed_in, memory_store, settings
+):
     from datetime import timedelta
 
+    from django.core.cache import cache
     from django.utils import timezone
 
     client, user, row = signed_in
@@ -169,8 +206,11 @@ def test_stale_mirror_is_pulled_on_page_load_fresh_is_not(signed_in, memory_stor
     assert "changed at the IdP" not in client.get("/").content.decode()
     assert memory_store.calls == []
     UserData.objects.filter(pk=row.pk).update(pulled_at=timezone.now() - timedelta(seconds=301))
+    first = client.get("/").content.decode()
+    assert "changed at the IdP" not in first  # rendered from the mirror; the pull is queued
+    assert memory_store.calls == ["fetch"]  # (run at once: eager in unit tests)
     assert "changed at the IdP</textarea>" in client.get("/").content.decode()
-    assert memory_store.calls == ["fetch"]
+    cache.clear()
     memory_store.down = True
     UserData.objects.filter(pk=row.pk).update(pulled_at=timezone.now() - timedelta(seconds=301))
     client.get("/")
@@ -183,7 +223,7 @@ def test_unstorable_text_is_refused_unchanged(signed_in, text):
     client, user, row = signed_in
     assert save_json(client, {"userData": text}).status_code == 400
     if "\x00" in text:  # a form cannot even carry a lone surrogate
-        response = client.post("/userdata/", {"userData": text})
+        response = client.post("/userdata/", {"userData": text, "version": "0"})
         assert response.status_code == 400 and "cannot be stored" in response.content.decode()
     assert UserData.objects.get(pk=row.pk).data == row.data
 
@@ -196,8 +236,8 @@ def test_database_error_is_a_clear_503(signed_in, monkeypatch):
     def broken(*args, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr("userdata.sync.save_edit", broken)
+    monkeypatch.setattr("userdata.mirror.save_edit", broken)
     response = save_json(client, {"userData": "x"})
     assert response.status_code == 503 and "try again" in response.json()["error"]
-    page = client.post("/userdata/", {"userData": "keep me"})
+    page = client.post("/userdata/", {"userData": "keep me", "version": "0"})
     assert page.status_code == 503 and "keep me</textarea>" in page.content.decode()

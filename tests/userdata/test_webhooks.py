@@ -5,6 +5,7 @@ import hashlib
 import json
 import time
 import uuid
+import warnings
 from datetime import timedelta
 
 import jwt
@@ -87,6 +88,27 @@ def test_unsigned_or_forged_is_401_and_not_applied(hook, make_user, token):
     assert not ProcessedWebhook.objects.exists()
 
 
+@pytest.mark.parametrize(("alg", "status"), [("HS256", 200), ("HS384", 401), ("HS512", 401)])
+def test_a_secret_shorter_than_the_algorithm_needs_is_refused(
+    hook, make_user, settings, caplog, alg, status
+):
+    """RFC 7518 section 3.2: a 40-byte secret is enough for HS256, not for HS384 or HS512."""
+    secret = "s" * 40
+    fa = {**settings.USERDATA["FUSIONAUTH"], "WEBHOOK_SECRET": secret}
+    settings.USERDATA = {**settings.USERDATA, "FUSIONAUTH": fa}
+    make_user(data={"userData": "old"})
+    body = event()
+    digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
+        token = jwt.encode({"request_body_sha256": digest}, secret, algorithm=alg)
+    response = post(hook, body, token=token)
+    assert response.status_code == status
+    if status == 401:
+        assert response.json() == {"error": "Invalid signature."}
+        assert "RFC 7518" in caplog.text and not ProcessedWebhook.objects.exists()
+
+
 def test_body_tampered_after_signing_is_401(hook, make_user):
     make_user()
     body = event()
@@ -139,7 +161,7 @@ def test_registration_delete_and_user_delete(hook, make_user):
 def test_pending_edit_becomes_conflict_not_overwritten(hook, make_user, versions):
     """Without lastUpdateInstant (absent from FusionAuth's documented body) the version is
     derived from the data, so the remote change is still seen."""
-    from userdata import sync
+    from userdata import mirror
 
     user, row = make_user(data={}, remote_version=None)
     body = json.loads(event(data={"userData": "base"}))
@@ -148,7 +170,7 @@ def test_pending_edit_becomes_conflict_not_overwritten(hook, make_user, versions
     else:
         body["event"]["registration"]["lastUpdateInstant"] = versions[0]
     assert post(hook, json.dumps(body).encode()).json() == {"status": "applied"}
-    sync.save_edit(user, "local")
+    mirror.save_edit(user, "local")
     body = json.loads(event(data={"userData": "remote"}, version=versions[1]))
     if versions[1] is None:
         del body["event"]["registration"]["lastUpdateInstant"]

@@ -4,18 +4,12 @@ import threading
 
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.utils.module_loading import import_string
 
 from ..conf import userdata_settings
 from .base import RemoteData, StoreError, UserDataStore
 
 __all__ = ["RemoteData", "StoreError", "UserDataStore", "get_store", "reset_store"]
 
-_CLASSES = {
-    "fusionauth": "userdata.stores.fusionauth.FusionAuthStore",
-    "auth0": "userdata.stores.auth0.Auth0Store",
-    "local": "userdata.stores.local.LocalStore",
-}
 _lock = threading.Lock()
 _store = None
 
@@ -26,10 +20,7 @@ def get_store():
     if _store is None:
         with _lock:
             if _store is None:
-                conf = userdata_settings()
-                name = conf["STORE"]
-                path = _CLASSES.get(name, name)
-                _store = import_string(path).from_settings(conf)
+                _store = userdata_settings.store_class().from_settings(userdata_settings())
     return _store
 
 

@@ -277,8 +277,9 @@ class Auth0Store(UserDataStore):
         """Stream the export file (gzipped NDJSON) and yield pages of `page_size` users.
 
         The file is read from the socket and decompressed in small pieces, so memory holds one page
-        whatever the tenant's size. The location is a pre-signed URL: the Management API token is
-        not sent there. A truncated or corrupt file is an error, not a short pull.
+        whatever the tenant's size, within EXPORT_TIMEOUT. The location is a pre-signed URL: the
+        Management API token is not sent there. A truncated or corrupt file is an error, not a short
+        pull.
         """
         what = "Downloading the Auth0 users export"
         response = self.http.request("GET", location, what=what, stream=True)
@@ -286,7 +287,8 @@ class Auth0Store(UserDataStore):
             if response.status_code != 200:
                 raise status_error(response, what)
             batch = []
-            with gzip.GzipFile(fileobj=response.raw, mode="rb") as lines:
+            timed = _TimedReader(response.raw, self.export_timeout, what)
+            with gzip.GzipFile(fileobj=timed, mode="rb") as lines:
                 while True:
                     line = lines.readline(MAX_EXPORT_LINE + 1)
                     if not line:
@@ -324,12 +326,32 @@ class Auth0Store(UserDataStore):
         return self._call("PATCH", subject, "Saving Auth0 user metadata", json={self.field: patch})
 
 
+class _TimedReader:
+    """The download's socket read by what has arrived (`read1`), refused past a deadline.
+
+    Each socket read has the HTTP timeout, but a server that sends a little at a time never trips
+    it; checking the deadline before every read bounds the whole file (a plain `read(n)` would wait
+    for all n bytes first).
+    """
+
+    def __init__(self, raw, seconds, what):
+        self.raw = raw
+        self.seconds = seconds
+        self.what = what
+        self.deadline = time.monotonic() + seconds
+
+    def read(self, size=-1):
+        if time.monotonic() > self.deadline:
+            raise StoreError(f"{self.what}: the file took longer than {self.seconds:g} s.")
+        return self.raw.read1(size if size and size > 0 else 64 * 1024, decode_content=False)
+
+
 def is_canonical_domain(domain):
     """True for a tenant's own Auth0 domain (TENANT.auth0.com or TENANT.REGION.auth0.com).
 
     The Management API's identifier (the token audience) is always
-    `https://TENANT.auth0.com/api/v2/`, so it can be derived from such a domain but not from a custom
-    domain such as login.example.com.
+    `https://TENANT.auth0.com/api/v2/`, so it can be derived from such a domain but not from a
+    custom domain such as login.example.com.
     """
     host = urlsplit(domain if "//" in domain else f"//{domain}").hostname or ""
     return host.endswith(".auth0.com")

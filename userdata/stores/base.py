@@ -14,12 +14,17 @@ VERSION_MAX = 2**63 - 1
 
 
 class StoreError(Exception):
-    """The IdP could not be reached or refused the call; the message is safe to show staff."""
+    """The IdP could not be reached or refused the call; the message is safe to show staff.
 
-    def __init__(self, message, *, status=None, retryable=True):
+    `retry_after` is the IdP's 429 Retry-After in seconds, when it sent one: the push task waits
+    at least that long before it tries again.
+    """
+
+    def __init__(self, message, *, status=None, retryable=True, retry_after=None):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class NotRegistered(StoreError):

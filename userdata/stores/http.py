@@ -164,6 +164,13 @@ def status_error(response, what):
     """A StoreError describing a non-2xx answer (no body content, which may echo secrets)."""
     status = response.status_code
     retryable = status >= 500 or status == 429
+    retry_after = None
+    if status == 429:
+        value = response.headers.get("Retry-After", "")
+        retry_after = float(value) if value.strip().isdigit() else None
     return StoreError(
-        f"{what}: the IdP answered HTTP {status}.", status=status, retryable=retryable
+        f"{what}: the IdP answered HTTP {status}.",
+        status=status,
+        retryable=retryable,
+        retry_after=retry_after,
     )

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("oauthbff", "0003_session_key_hash"),
+        ("oauthbff", "0004_session_key_hash"),
     ]
 
     operations = [

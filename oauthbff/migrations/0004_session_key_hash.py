@@ -17,7 +17,7 @@ def seal_session_keys(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("oauthbff", "0002_remove_refresh_expires_at"),
+        ("oauthbff", "0003_session_dpop_key"),
     ]
 
     operations = [

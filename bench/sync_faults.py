@@ -1,0 +1,128 @@
+"""Sync faults: a burst of saves coalesces, and a hung IdP neither slows a save nor loses it.
+
+    .venv/bin/python bench/sync_faults.py [--burst 20] [--hang 10]
+
+Starts the development IdP, the BFF (gunicorn, PostgreSQL, Redis) and one Celery worker, signs
+customer@example.com in, then:
+
+1. burst: `--burst` saves about 0.1 s apart (as fast typing autosaves do); counts the registration
+   writes the IdP received for them (its request log) and checks the last text is there.
+   Target: at most 3 writes, the last text at the IdP.
+2. hung IdP: the IdP's process is stopped (SIGSTOP) for `--hang` seconds; saves meanwhile must answer
+   within 300 ms saying "waiting to sync"; after SIGCONT the last of them must reach the IdP within
+   30 s without any page visit.
+"""
+
+import argparse
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._harness import production_stack, say, signed_in_session, wait_until  # noqa: E402
+
+EMAIL = "customer@example.com"
+WRITE = re.compile(r'"(?:PATCH|PUT) /api/user/registration/[^"]*" 200')
+
+
+class Page:
+    """One signed-in tab: saves as the page's script does (with the version it was given)."""
+
+    def __init__(self, bff_url):
+        self.url = f"{bff_url}/userdata/"
+        self.session = signed_in_session(bff_url, EMAIL)
+        self.version = self.session.get(self.url, headers={"Accept": "application/json"}).json()[
+            "version"
+        ]
+
+    def save(self, text):
+        began = time.perf_counter()
+        response = self.session.post(
+            self.url,
+            json={"userData": text, "version": self.version},
+            headers={
+                "X-CSRFToken": self.session.cookies.get("bff_csrftoken", ""),
+                "Accept": "application/json",
+            },
+            timeout=30,
+        )
+        elapsed = time.perf_counter() - began
+        body = response.json()
+        if response.status_code == 200:
+            self.version = body["version"]
+        return response.status_code, elapsed, body
+
+
+def writes(idp):
+    return len(WRITE.findall(idp.log_path.read_text(errors="replace")))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--burst", type=int, default=20)
+    parser.add_argument("--hang", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    checks = []
+    with production_stack(workers=2, threads=8, database="bff_bench_faults", celery_workers=1) as (
+        idp,
+        bff,
+    ):
+        page = Page(bff.url)
+        user_id = idp.user_id(EMAIL)
+        remote = lambda: idp.registration_data(user_id).get("userData")  # noqa: E731
+
+        say(f"burst: {args.burst} saves 0.1 s apart")
+        before = writes(idp)
+        started = time.monotonic()
+        for n in range(args.burst):
+            page.save(f"burst {n} {time.time():.3f}")
+            time.sleep(0.1)
+        burst_seconds = time.monotonic() - started
+        last = f"burst {args.burst - 1}"
+        wait_until(lambda: (remote() or "").startswith(last), 30, interval=0.2, message="burst")
+        time.sleep(2)  # any write still on its way is counted
+        made = writes(idp) - before
+        print(f"burst: {args.burst} saves in {burst_seconds:.1f} s -> {made} writes at the IdP")
+        checks.append((f"{args.burst} saves make at most 3 writes, the last text there", made <= 3))
+
+        say(f"hung IdP: SIGSTOP for {args.hang:g} s")
+        os.killpg(idp.process.pid, signal.SIGSTOP)
+        try:
+            answers = []
+            stop_at = time.monotonic() + args.hang
+            n = 0
+            while time.monotonic() < stop_at:
+                n += 1
+                answers.append(page.save(f"while hung {n}"))
+                time.sleep(1)
+        finally:
+            os.killpg(idp.process.pid, signal.SIGCONT)
+        resumed = time.monotonic()
+        slowest = max(elapsed for _, elapsed, _ in answers)
+        waiting = all(
+            status == 200 and "waiting to sync" in body["message"].lower()
+            for status, _, body in answers
+        )
+        try:
+            wait_until(lambda: remote() == f"while hung {n}", 60, interval=0.5, message="recovery")
+            recovery = time.monotonic() - resumed
+        except TimeoutError:
+            recovery = float("inf")
+        print(
+            f"hung IdP: {len(answers)} saves, slowest {slowest * 1000:.0f} ms, all 'waiting to "
+            f"sync': {waiting}; last edit at the IdP {recovery:.1f} s after SIGCONT"
+        )
+        checks.append(("saves answer within 300 ms while the IdP hangs", slowest <= 0.3))
+        checks.append(("they say 'waiting to sync'", waiting))
+        checks.append(("the last edit reaches the IdP within 30 s of SIGCONT", recovery <= 30))
+    for label, ok in checks:
+        print(f"{'PASS' if ok else 'FAIL'}  {label}")
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""Celery tasks: thin over the engine (push.py, pull.py), so the same work runs inline too.
+
+Every task is safe to run twice (`acks_late`: a killed worker's job is delivered again): a push
+reads the row when it runs and sends what is pending then, a pull folds in the IdP's copy by
+version. Eager mode (unit tests) skips Celery's retries: the sweeper covers what they would do.
+"""
+
+import logging
+import math
+from datetime import timedelta
+
+from celery import shared_task
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+
+from . import pull, push
+from .conf import userdata_settings
+from .models import UserData
+from .stores.base import RemoteData
+from .webhooks import prune_processed
+
+logger = logging.getLogger("userdata.tasks")
+
+TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+
+
+def enqueue_push_task(row_id):
+    """Queue a push of one row PUSH_DELAY seconds from now, unless one is already queued in that
+    window (it will read the latest text): a burst of saves becomes one or two writes.
+
+    A broker that is down loses nothing: the edit is committed and the beat sweeper pushes it.
+    """
+    delay = float(userdata_settings.PUSH_DELAY)
+    key = f"userdata:push-queued:{row_id}"
+    try:
+        if delay >= 1 and not cache.add(key, 1, timeout=int(delay)):
+            return False
+    except Exception:  # noqa: BLE001 - a cache outage only costs a duplicate push
+        logger.warning("userdata: the push de-duplication key is unavailable")
+    try:
+        push_user_data.apply_async((row_id,), countdown=delay + 0.25 if delay else None)
+    except Exception:  # noqa: BLE001 - broker down: the sweeper pushes it later
+        logger.warning("userdata: could not queue the push of row %s; the sweeper will", row_id)
+        return False
+    return True
+
+
+def enqueue_pull_task(row_id):
+    """Queue a pull of one row (a page found its mirror stale); at most one a minute per row."""
+    try:
+        if not cache.add(f"userdata:pull-queued:{row_id}", 1, timeout=60):
+            return False
+        pull_user_data.delay(row_id)
+    except Exception:  # noqa: BLE001 - the page is served from the mirror either way
+        logger.warning("userdata: could not queue the pull of row %s", row_id)
+        return False
+    return True
+
+
+@shared_task(bind=True, max_retries=None, **TASK_OPTIONS)
+def push_user_data(self, row_id):
+    """Push one user's pending edit; retried with the row's back-off (429 Retry-After included)."""
+    row = UserData.objects.filter(pk=row_id).only("pk").first()
+    if row is None:
+        push.note_missing(row_id, "push task")
+        return "skipped"
+    outcome = push.push(row)
+    if self.request.is_eager:
+        return outcome
+    if outcome == "busy":
+        # Another worker is pushing; it may have read the row before this save: look again soon.
+        raise self.retry(countdown=1)
+    if outcome == "error":
+        next_at = UserData.objects.filter(pk=row_id).values_list("next_push_at", flat=True).first()
+        if next_at is not None and UserData.objects.filter(pk=row_id).pushable().exists():
+            wait = max(1, math.ceil((next_at - timezone.now()).total_seconds()))
+            raise self.retry(countdown=wait)
+    return outcome
+
+
+@shared_task(**TASK_OPTIONS)
+def pull_user_data(row_id):
+    row = UserData.objects.filter(pk=row_id).first()
+    if row is None:
+        push.note_missing(row_id, "pull task")
+        return "skipped"
+    return pull.pull(row)
+
+
+@shared_task(**TASK_OPTIONS)
+def push_chunk(ids, dry_run=False):
+    """One chunk of a bulk push (`syncuserdata push`); returns its summary as a dict."""
+    return push.push_chunk(ids, dry_run=dry_run).as_dict()
+
+
+@shared_task(**TASK_OPTIONS)
+def pull_chunk(ids, dry_run=False):
+    """One chunk of a bulk pull of known users (`syncuserdata pull --user`, the stale sweep)."""
+    return pull.pull_chunk(ids, dry_run=dry_run).as_dict()
+
+
+@shared_task(**TASK_OPTIONS)
+def apply_pull_page(page):
+    """One page of the IdP's listing (RemoteData as dicts) folded into the mirror."""
+    remotes = [RemoteData(**item) for item in page]
+    return pull.apply_page(remotes, issuer=userdata_settings.ISSUER)
+
+
+@shared_task(**TASK_OPTIONS)
+def prune_webhook_ids():
+    """Beat: forget webhook replay ids older than FusionAuth's retry window."""
+    return prune_processed()
+
+
+@shared_task(**TASK_OPTIONS)
+def sweep_pending(limit=5000):
+    """Beat: queue a push for every due row older than a minute (an enqueue lost while the broker
+    was down, a retry that a restart dropped). Duplicates are harmless: the guard and `pending`
+    make a second push a no-op."""
+    cutoff = timezone.now() - timedelta(seconds=60)
+    ids = list(
+        UserData.objects.due()
+        .filter(Q(edited_at__isnull=True) | Q(edited_at__lt=cutoff))
+        .order_by("next_push_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for chunk in chunks(ids, userdata_settings.CHUNK_SIZE):
+        push_chunk.delay(chunk)
+    return len(ids)
+
+
+@shared_task(**TASK_OPTIONS)
+def pull_stale(limit=5000):
+    """Beat: pull, in chunks, mirrors not pulled for STALE_SECONDS (webhooks can be missed)."""
+    seconds = userdata_settings.STALE_SECONDS
+    if not seconds:
+        return 0
+    ids = list(
+        UserData.objects.stale(seconds)
+        .order_by("pulled_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for chunk in chunks(ids, userdata_settings.CHUNK_SIZE):
+        pull_chunk.delay(chunk)
+    return len(ids)
+
+
+def chunks(items, size):
+    size = max(1, int(size))
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
