@@ -395,6 +395,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # --- Operations --------------------------------------------------------------------------------
+# Error pages and reports never show a token, with DEBUG on or off.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "oauthbff.debug.SafeExceptionReporterFilter"
 # /metrics answers only to "Authorization: Bearer <METRICS_TOKEN>"; unset, it is not served at all.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Production logs one JSON object per line (for a log shipper); development keeps plain lines.

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -25,6 +26,19 @@ from django.utils.translation import ngettext
 from oauthbff.devices import describe
 from oauthbff.models import OIDCIdentity, OIDCSession
 from oauthbff.sessions import end_session, end_sessions
+
+# Never filterable from the admin's URL: a prefix lookup answers one character at a time.
+SECRET_FIELDS = frozenset(
+    {
+        "session_key_hash",
+        "sealed_session_key",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "claims",
+        "dpop_key",
+    }
+)
 
 PROVIDER_OWNS = (
     "This person signs in through the identity provider, which owns their e-mail address, name, "
@@ -195,6 +209,11 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
         "sid",
     )
     actions = ["revoke_sessions"]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if lookup.split(LOOKUP_SEP, 1)[0] in SECRET_FIELDS:
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def object_label(self, obj):
         return f"{person_label(obj.user)} · {describe(obj.user_agent).label}"

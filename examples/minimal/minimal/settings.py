@@ -70,6 +70,8 @@ STATIC_URL = "static/"
 AUTHENTICATION_BACKENDS = ["oauthbff.backends.OIDCBackend"]
 LOGIN_URL = "oauthbff:login"
 
+DEFAULT_EXCEPTION_REPORTER_FILTER = "oauthbff.debug.SafeExceptionReporterFilter"
+
 OAUTHBFF = {
     "ISSUER": os.environ["OIDC_ISSUER"],
     "CLIENT_ID": os.environ["OIDC_CLIENT_ID"],
