@@ -48,6 +48,9 @@ DEFAULTS = {
     "PUSH_RATE": "10/s",
     # Seconds one worker holds a row's push guard at most (a killed worker's guard expires).
     "PUSH_LEASE_SECONDS": 60,
+    # Where pushes and pulls run: "celery" (workers), "inline" (the process that asks; requests then
+    # wait for the IdP), or "auto": Celery when it is installed and CELERY_BROKER_URL is set.
+    "TASKS": "auto",
     # Users per task when a bulk pull or push fans out.
     "CHUNK_SIZE": 500,
     # A page load enqueues a pull when the mirror is older than this (0: never).
