@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import conflicts, field, mirror, webhooks
+from . import conflicts, dispatch, field, mirror, webhooks
 from .conf import userdata_settings
 
 logger = logging.getLogger("userdata.views")
@@ -68,6 +68,8 @@ def save(request):
             row = mirror.save_edit(
                 request.user, text, base_version=version, resolve=choice == "mine"
             )
+            if not dispatch.use_workers():
+                row.refresh_from_db()  # pushed in this process on commit: show its outcome
     except mirror.EditTooLarge as exc:
         return _too_large(request, wants_json, str(exc), text)
     except mirror.UnknownVersion as exc:

@@ -44,3 +44,18 @@ def test_without_workers_a_save_is_pushed_in_this_process(
 def test_a_bad_tasks_setting_is_a_check_error(settings):
     settings.USERDATA = {**settings.USERDATA, "TASKS": "threads"}
     assert "userdata.E011" in [m.id for m in check_userdata_settings()]
+
+
+@pytest.mark.django_db(transaction=True)  # commits for real, so on_commit runs inside the request
+def test_without_workers_the_save_answer_says_saved(settings, client, make_user, memory_store):
+    settings.USERDATA = {**settings.USERDATA, "TASKS": "inline"}
+    user, row = edited(make_user, memory_store)
+    client.force_login(user)
+    response = client.post(
+        "/userdata/",
+        {"userData": "now", "version": row.version},
+        content_type="application/json",
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 200 and response.json()["state"] == "saved"
+    assert memory_store.users["sub-ada"].data == {"userData": "now"}
