@@ -60,7 +60,6 @@ USE_TZ = True
 STATIC_URL = "static/"
 
 AUTHENTICATION_BACKENDS = ["oauthbff.backends.OIDCBackend"]
-DEFAULT_EXCEPTION_REPORTER_FILTER = "oauthbff.debug.SafeExceptionReporterFilter"
 LOGIN_URL = "oauthbff:login"
 OAUTHBFF = {"ISSUER": ISSUER, "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}
 USERDATA = {"STORE": "local"}
