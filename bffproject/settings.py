@@ -242,6 +242,7 @@ OAUTHBFF = {
     "SCOPES": env.str("OIDC_SCOPES", default="openid profile email offline_access"),
     "TOKEN_AUTH_METHOD": env.str("OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic"),
     "CLIENT_PRIVATE_KEY_FILE": env.list("OIDC_CLIENT_PRIVATE_KEY_FILE", default=[]),
+    "AUDIENCE": env.str("OIDC_AUDIENCE", default=""),
     "PAR": env.str("OIDC_PAR", default="auto"),
     "DPOP": env.bool("OIDC_DPOP", default=False),
     "PROFILE": env.str("OIDC_PROFILE", default=""),
@@ -394,6 +395,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # --- Operations --------------------------------------------------------------------------------
+# Error pages and reports never show a token, with DEBUG on or off.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "oauthbff.debug.SafeExceptionReporterFilter"
 # /metrics answers only to "Authorization: Bearer <METRICS_TOKEN>"; unset, it is not served at all.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Production logs one JSON object per line (for a log shipper); development keeps plain lines.

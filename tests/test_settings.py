@@ -23,11 +23,13 @@ PRODUCTION = {
     "FUSIONAUTH_API_KEY": "api-key-" + "z" * 30,
     "FUSIONAUTH_APPLICATION_ID": "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e",
     "FUSIONAUTH_WEBHOOK_SECRET": "hook-" + "w" * 30,
+    "REDIS_URL": "redis://127.0.0.1:6379/15",
+    "OIDC_TOKEN_ENCRYPTION_KEY": "x8bJ1T2y0m0wqCq3C9m2Zr0qg0L0m3L8tF1zWbq5Wcs=",
 }
 
 
 def manage(*args, **overrides):
-    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "REDIS_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
     env.update(PRODUCTION)
     env["ENV_FILE"] = "/nonexistent"
     for key, value in overrides.items():
@@ -50,6 +52,22 @@ def test_check_deploy_is_clean_with_the_documented_production_variables():
     result = manage("check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"REDIS_URL": None}, "oauthbff.E020"),
+        ({"OIDC_TOKEN_ENCRYPTION_KEY": None}, "oauthbff.W021"),
+    ],
+)
+def test_check_deploy_names_a_per_process_cache_and_a_missing_token_key(overrides, message):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **overrides)
+    assert result.returncode != 0
+    assert [line for line in result.stderr.splitlines() if "(oauthbff." in line] == [
+        line for line in result.stderr.splitlines() if message in line
+    ]
+    assert message in result.stderr
 
 
 @pytest.mark.smoke
@@ -211,6 +229,7 @@ def test_production_cookies_and_headers(tmp_path):
         env={
             **{k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "REDIS_URL"},
             **PRODUCTION,
+            "REDIS_URL": "",  # the probe's one process needs no shared cache
             "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
             "ENV_FILE": "/nonexistent",
             "DJANGO_SETTINGS_MODULE": "bffproject.settings",

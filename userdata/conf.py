@@ -60,9 +60,12 @@ DEFAULTS = {
     "ISSUER": "",
     # The dotted path of the function that returns (issuer, subject) for a local user.
     "IDENTITY_FUNCTION": "userdata.identity.oidc_identity",
+    # Seconds a webhook event id is kept, and so the oldest event (by its createInstant) accepted.
+    "WEBHOOK_REPLAY_WINDOW": 7 * 24 * 3600,
     # FusionAuth store: API_URL, API_KEY, APPLICATION_ID, TENANT_ID, WEBHOOK_SECRET.
     "FUSIONAUTH": {},
-    # Auth0 store: DOMAIN, CLIENT_ID, CLIENT_SECRET, AUDIENCE, METADATA_FIELD.
+    # Auth0 store: DOMAIN, CLIENT_ID, CLIENT_SECRET, AUDIENCE, METADATA_FIELD, and for a users-export
+    # job (tenants of 1,000 users or more) EXPORT_POLL_SECONDS (2.0) and EXPORT_TIMEOUT (900.0).
     "AUTH0": {},
 }
 IMPORT_STRINGS = ("IDENTITY_FUNCTION",)

@@ -87,9 +87,16 @@ def save(request):
 
 
 def state(request):
-    """The field's current text, version and state; 304 when the page already shows it."""
+    """The field's current text, version and state; 304 when the page already shows it. A browser
+    opening the address gets the field as a page (or the sign-in, when signed out)."""
+    wants_json = _wants_json(request) or "text/html" not in request.headers.get("Accept", "")
     if not request.user.is_authenticated:
-        return JsonResponse({"error": "You're not logged in."}, status=401)
+        if wants_json:
+            return JsonResponse({"error": "You're not logged in."}, status=401)
+        login = resolve_url(settings.LOGIN_URL)
+        return redirect(f"{login}?{urlencode({'next': request.path})}")
+    if not wants_json:
+        return render(request, "userdata/edit.html", status=200)
     row = field.load_row(request)
     tag = field.etag(row)
     if tag in [value.strip() for value in request.headers.get("If-None-Match", "").split(",")]:
