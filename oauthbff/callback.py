@@ -63,20 +63,27 @@ def _pending_lifetime():
     return max(int(oauthbff_settings.STATE_MAX_AGE), 0) + 60
 
 
+def pending_cookie_name():
+    """``oauthbff_signin``, with the ``__Host-`` prefix when the session cookie is Secure (the
+    browser then keeps it only for this host, over HTTPS, for every path)."""
+    prefix = "__Host-" if settings.SESSION_COOKIE_SECURE else ""
+    return prefix + PENDING_COOKIE
+
+
 def _pending_states(request):
     """The states this browser started, newest last, from its signed cookie ([] when none)."""
     value = request.get_signed_cookie(
-        PENDING_COOKIE, default="", salt=PENDING_SALT, max_age=_pending_lifetime()
+        pending_cookie_name(), default="", salt=PENDING_SALT, max_age=_pending_lifetime()
     )
     return [state for state in value.split(",") if state]
 
 
 def _set_pending_cookie(response, states):
     if not states:
-        response.delete_cookie(PENDING_COOKIE, path="/", samesite="Lax")
+        response.delete_cookie(pending_cookie_name(), path="/", samesite="Lax")
         return
     response.set_signed_cookie(
-        PENDING_COOKIE,
+        pending_cookie_name(),
         ",".join(states),
         salt=PENDING_SALT,
         max_age=_pending_lifetime(),

@@ -150,6 +150,15 @@ def test_anonymous_sign_in_starts_write_no_session_rows(op):
     assert Session.objects.count() == 0
 
 
+def test_the_pending_sign_in_cookie_is_host_only_and_http_only_over_https(op, settings):
+    settings.SESSION_COOKIE_SECURE = True
+    client = Client()
+    client.get("/auth/login/", secure=True)
+    cookie = client.cookies["__Host-oauthbff_signin"]
+    assert cookie["secure"] and cookie["httponly"] and cookie["path"] == "/"
+    assert not cookie["domain"] and cookie["samesite"] == "Lax"
+
+
 def test_pending_sign_ins_are_bounded_per_browser_and_bound_to_it(client, op):
     """A browser keeps its last five sign-ins; a state is good in the browser that started it."""
     starts = [authorize_params(client.get("/auth/login/")["Location"]) for _ in range(7)]
