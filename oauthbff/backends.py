@@ -22,6 +22,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
 from oauthbff.conf import oauthbff_settings
+from oauthbff.crypto import decrypt, encrypt
 from oauthbff.dpop import DPoPKey
 from oauthbff.exceptions import InvalidToken
 from oauthbff.models import OIDCIdentity
@@ -76,6 +77,36 @@ def username_for(issuer, subject):
     return hashed_username(issuer, subject)
 
 
+DPOP_KEYS_SESSION_KEY = "_oauthbff_dpop_keys"
+PENDING_DPOP_KEYS = 5
+
+
+def new_sign_in_dpop_key(request, state):
+    """A DPoP key for the sign-in with ``state``, kept encrypted in the session until its callback:
+    the authorization code is bound to it (RFC 9449 §10), so a stolen code is useless elsewhere.
+    One per pending sign-in (several tabs may sign in at once); the oldest are dropped."""
+    key = DPoPKey.generate()
+    keys = dict(
+        list((request.session.get(DPOP_KEYS_SESSION_KEY) or {}).items())[-(PENDING_DPOP_KEYS - 1) :]
+    )
+    keys[state] = encrypt(key.to_json())
+    request.session[DPOP_KEYS_SESSION_KEY] = keys
+    return key
+
+
+def pop_sign_in_dpop_key(request, state):
+    """The key ``new_sign_in_dpop_key`` made for ``state`` (forgotten now), or None."""
+    keys = request.session.get(DPOP_KEYS_SESSION_KEY) or {}
+    stored = keys.pop(state, None) if state else None
+    request.session[DPOP_KEYS_SESSION_KEY] = keys
+    if not stored:
+        return None
+    try:
+        return DPoPKey.from_json(decrypt(stored))
+    except ValueError:
+        return None
+
+
 class OIDCBackend(OIDCAuthenticationBackend):
     """Signs users in with the authorization code flow; identity is (issuer, sub)."""
 
@@ -128,7 +159,10 @@ class OIDCBackend(OIDCAuthenticationBackend):
         """Exchange the code with the configured client authentication (ours, with timeouts); with
         DPoP, the session's new key pair proves possession and the tokens are bound to it."""
         payload = {k: v for k, v in payload.items() if k not in ("client_id", "client_secret")}
-        self.dpop_key = DPoPKey.generate() if dpop_enabled() else None
+        self.dpop_key = None
+        if dpop_enabled():
+            state = self.request.GET.get("state", "")
+            self.dpop_key = pop_sign_in_dpop_key(self.request, state) or DPoPKey.generate()
         response = token_request(payload, dpop_key=self.dpop_key)
         if not response.get("id_token"):
             raise InvalidToken("The identity provider returned no ID token.")

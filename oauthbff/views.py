@@ -1,6 +1,7 @@
 """Thin views over mozilla-django-oidc's, with the checks and answers it lacks."""
 
 import logging
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_required
@@ -23,7 +24,7 @@ from mozilla_django_oidc.views import (
     OIDCLogoutView,
 )
 
-from oauthbff.backends import oidc_setting
+from oauthbff.backends import new_sign_in_dpop_key, oidc_setting
 from oauthbff.callback import (
     NEXT_SESSION_KEY,
     PROVIDER_DOWN,
@@ -47,6 +48,7 @@ from oauthbff.logout import (
     sign_out,
 )
 from oauthbff.models import OIDCSession
+from oauthbff.oidc_client import dpop_enabled
 from oauthbff.par import pushed_authorization_url, uses_par
 from oauthbff.provider import get_provider
 from oauthbff.refresh import get_access_token
@@ -99,11 +101,18 @@ class LoginView(OIDCAuthenticationRequestView):
     def get(self, request):
         try:
             response = super().get(request)
+            url = response["Location"]
             provider = get_provider()
+            dpop_key = None
+            if dpop_enabled():
+                state = dict(parse_qsl(urlsplit(url).query)).get("state", "")
+                dpop_key = new_sign_in_dpop_key(request, state)
             if uses_par(provider):
-                url = pushed_authorization_url(response["Location"], provider)
-                response = HttpResponseRedirect(url)
-            return response
+                # The push carries a proof by the key: the provider binds the code to it.
+                url = pushed_authorization_url(url, provider, dpop_key=dpop_key)
+            elif dpop_key is not None:
+                url += "&" + urlencode({"dpop_jkt": dpop_key.thumbprint})
+            return HttpResponseRedirect(url)
         except ProviderError as exc:
             logger.warning("oauthbff: sign-in could not start: %s", exc)
             return error_page(request, *PROVIDER_DOWN, status=503)

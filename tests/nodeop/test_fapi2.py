@@ -241,3 +241,20 @@ def test_concurrent_requests_refresh_once(bff_fapi):
     assert row.version == 1 and row.ended_at is None
     # The rotated refresh token still works: no reuse was detected.
     assert client.post("/auth/refresh/").json()["version"] == 2
+
+
+def test_the_authorization_code_is_bound_to_the_sessions_dpop_key(bff_fapi, monkeypatch):
+    """RFC 9449 §10: the pushed request carried a proof, so the provider binds the code to that key;
+    a code exchange with another key (a stolen code, elsewhere) is refused."""
+    from oauthbff import backends
+
+    client = Client()
+    assert sign_in(client, bff_fapi, requests.Session()).status_code == 302
+    key = session_dpop_key(OIDCSession.objects.get())
+    # The key that signed the push is the one the session's tokens are bound to.
+    assert client.get("/auth/user/").status_code == 200 and key is not None
+    monkeypatch.setattr(backends, "pop_sign_in_dpop_key", lambda request, state: None)
+    other = Client()
+    response = sign_in(other, bff_fapi, requests.Session())
+    assert response.status_code == 400, response.content[:300]
+    assert "_auth_user_id" not in other.session

@@ -106,3 +106,21 @@ def test_private_key_jwt_replaces_the_secret_at_the_token_endpoint(client, op, s
     assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
     assert "client_secret" not in form and "Authorization" not in request["headers"]
     assert not parse_qs(json.dumps(form)).get("client_secret")
+
+
+def test_without_par_the_code_is_bound_by_dpop_jkt_and_exchanged_with_that_key(
+    client, op, settings
+):
+    """RFC 9449 §10: dpop_jkt in the authorization request, then the same key at the token endpoint."""
+    import base64
+
+    from oauthbff.jwt import jwk_thumbprint
+
+    configure(settings, DPOP=True)
+    response, params = sign_in(client, op)
+    assert "dpop_jkt" in params
+    (request,) = op.token_requests
+    header = request["headers"]["DPoP"].split(".")[0]
+    jwk = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["jwk"]
+    assert jwk_thumbprint(jwk) == params["dpop_jkt"]
+    assert client.session.get("_oauthbff_dpop_keys") in ({}, None)  # used up
