@@ -266,15 +266,26 @@ def start(args):
             "it does; check OIDC_ISSUER.",
             flush=True,
         )
-    idp_reported = False
+    # A helper process that dies is reported once; the BFF keeps serving (its pages say what is
+    # unavailable) until it stops itself or Ctrl-C.
+    helpers = {}
+    if not args.no_idp:
+        helpers[idp] = (
+            "the development IdP",
+            "sign-in fails until the IdP is back",
+        )
+    if not args.no_worker:
+        for name, child in zip(("worker", "beat"), celery, strict=True):
+            helpers[child] = (f"the Celery {name}", "saved edits wait to be pushed")
     while bff.poll() is None:
-        if not args.no_idp and not idp_reported and idp.poll() is not None:
-            print(
-                f"warning: the development IdP exited with status {idp.returncode}; the BFF keeps "
-                "running, but sign-in fails until the IdP is back. Restart `python3 dev.py start`.",
-                flush=True,
-            )
-            idp_reported = True
+        for child, (name, effect) in list(helpers.items()):
+            if child.poll() is not None:
+                print(
+                    f"warning: {name} exited with status {child.returncode}; the BFF keeps "
+                    f"running, but {effect}. Restart `python3 dev.py start`.",
+                    flush=True,
+                )
+                del helpers[child]
         time.sleep(0.5)
     print(f"error: the BFF exited with status {bff.returncode}", file=sys.stderr, flush=True)
     stop(code=1)

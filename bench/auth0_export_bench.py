@@ -3,9 +3,9 @@
 Starts the Auth0 stand-in (tests/fixtures/auth0.py: Auth0's documented limits, 1,000 users per
 query, 100 per page, the export job and its gzipped NDJSON file) as a separate process, so its
 memory is not counted, and pulls every user twice per size: through the store alone
-(`Auth0Store.iter_all`) and through `syncuserdata pull` into a scratch SQLite mirror. Prints users
-received, calls served by the stand-in, wall time, and the peak Python memory of a separate
-tracemalloc pass.
+(`Auth0Store.iter_all`) and through `syncuserdata pull --inline` (the chunks in this process, no
+Celery worker) into a scratch SQLite mirror. Prints users received, calls served by the stand-in,
+wall time, and the peak Python memory of a separate tracemalloc pass.
 
     .venv/bin/python bench/auth0_export_bench.py [--sizes 2500,25000] [--pad 1000]
 
@@ -97,7 +97,7 @@ def pull_mirror(users):
 
     out = io.StringIO()
     with contextlib.suppress(SystemExit):  # the command exits 1 on errors; they are checked below
-        call_command("syncuserdata", "pull", "--json", stdout=out)
+        call_command("syncuserdata", "pull", "--inline", "--json", stdout=out)
     summary = json.loads(out.getvalue())
     assert summary["errors"] == 0, summary
     return UserData.objects.count()

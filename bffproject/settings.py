@@ -15,7 +15,26 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+# Every problem found while reading the environment; start-up names them all at once (at the end of
+# this file) instead of one per run.
+_PROBLEMS = []
+_MISSING = []
+
+
+class _Env(environ.Env):
+    """django-environ's reader; a value that does not parse (SESSION_COOKIE_AGE=abc) is one more
+    problem in the start-up line, not a traceback, and reading goes on with the default."""
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        try:
+            return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+        except (ValueError, TypeError):
+            kind = {int: "a whole number", float: "a number"}.get(cast, "a valid value")
+            _PROBLEMS.append(f"{var} must be {kind}")
+            return None if default is environ.Env.NOTSET else default
+
+
+env = _Env()
 _env_file = Path(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
 if _env_file.is_file():
     environ.Env.read_env(_env_file, overwrite=False)
@@ -34,10 +53,6 @@ def _kickstart_variables():
 
 _KICKSTART = _kickstart_variables()
 _DEMO = _KICKSTART if DEBUG else {}
-# Every problem found while reading the environment; start-up names them all at once (at the end of
-# this file) instead of one per run.
-_PROBLEMS = []
-_MISSING = []
 # Secrets that fell back to the public demo values (DEBUG only): a system check warns about them.
 DEMO_SECRET_FALLBACKS = []
 
@@ -227,6 +242,7 @@ OAUTHBFF = {
     "SCOPES": env.str("OIDC_SCOPES", default="openid profile email offline_access"),
     "TOKEN_AUTH_METHOD": env.str("OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic"),
     "CLIENT_PRIVATE_KEY_FILE": env.list("OIDC_CLIENT_PRIVATE_KEY_FILE", default=[]),
+    "AUDIENCE": env.str("OIDC_AUDIENCE", default=""),
     "PAR": env.str("OIDC_PAR", default="auto"),
     "DPOP": env.bool("OIDC_DPOP", default=False),
     "PROFILE": env.str("OIDC_PROFILE", default=""),
@@ -379,6 +395,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 # --- Operations --------------------------------------------------------------------------------
+# Error pages and reports never show a token, with DEBUG on or off.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "oauthbff.debug.SafeExceptionReporterFilter"
 # /metrics answers only to "Authorization: Bearer <METRICS_TOKEN>"; unset, it is not served at all.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Production logs one JSON object per line (for a log shipper); development keeps plain lines.

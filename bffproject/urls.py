@@ -24,7 +24,7 @@ urlpatterns = [
     path("bff/api/", include("oauthbff.proxy_urls")),
     path("api/", include("changebank.urls")),
     path("changebank/", include("changebank.page_urls")),
-    path("admin/login/", include("oauthbff.admin_urls")),
+    path("admin/", include("oauthbff.admin_urls")),
     path("admin/", admin.site.urls),
     path("", views.home, name="home"),
     path("", include("userdata.urls")),

@@ -240,6 +240,9 @@ class List(Type):
         if self.max_items is not None and len(value) > self.max_items:
             errors.add(path, "tooMany", f"{path} takes at most {self.max_items} values.")
         for index, item in enumerate(value):
+            if item is None:
+                errors.add(f"{path}[{index}]", "blank", f"{path} cannot hold null values.")
+                continue
             self.item.check(item, f"{path}[{index}]", errors, partial)
 
 
@@ -335,7 +338,13 @@ def is_url(value):
 def check(rule, body, partial=False):
     """Check a request body against a rule set; raise FusionAuth's 400 with every error found."""
     errors = Errors()
-    rule.check({} if body is None else body, "", errors, partial)
+    body = {} if body is None else body
+    rule.check(body, "", errors, partial)
+    if partial and isinstance(body, dict):
+        # A PATCH may leave out any field, but not the object it patches ({"webhook": null}).
+        for name in rule.required:
+            if body.get(name) is None:
+                errors.add(name, "missing", f"{name} is required.")
     errors.raise_if_any()
 
 

@@ -8,9 +8,12 @@ successfully" and be undone at the next sign-in or token refresh.
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -22,7 +25,20 @@ from django.utils.translation import ngettext
 
 from oauthbff.devices import describe
 from oauthbff.models import OIDCIdentity, OIDCSession
-from oauthbff.sessions import end_session
+from oauthbff.sessions import end_session, end_sessions
+
+# Never filterable from the admin's URL: a prefix lookup answers one character at a time.
+SECRET_FIELDS = frozenset(
+    {
+        "session_key_hash",
+        "sealed_session_key",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "claims",
+        "dpop_key",
+    }
+)
 
 PROVIDER_OWNS = (
     "This person signs in through the identity provider, which owns their e-mail address, name, "
@@ -31,6 +47,11 @@ PROVIDER_OWNS = (
 )
 PEOPLE_COME_FROM_THE_PROVIDER = (
     "People are added at the identity provider; they appear here after their first sign-in."
+)
+GROUPS_ARE_ROLES = (
+    "Each group is a role at the identity provider, created here at the first sign-in with that "
+    "role; its members follow the provider at every sign-in and token refresh. Give a group the "
+    "permissions its role needs here. Its name is the role's: rename the role at the provider."
 )
 
 # Why a session ended, as staff read it (the codes are what ``end_session`` is given).
@@ -55,6 +76,20 @@ def person_label(user):
     if name and email:
         return f"{name} ({email})"
     return name or email or user.get_username()
+
+
+def when(value):
+    """A time as staff read it: "1 Dec 2026, 09:12 UTC (3 minutes ago)"; "—" when never."""
+    if value is None:
+        return "—"
+    local = timezone.localtime(value)
+    text = date_format(local, "j M Y, H:i T")
+    now = timezone.now()
+    if abs((now - value).total_seconds()) < 60:
+        return f"{text} (just now)"
+    if value <= now:
+        return f"{text} ({timesince(value, now, depth=1)} ago)"
+    return f"{text} (in {timesince(now, value, depth=1)})"
 
 
 def is_provider_owned(user):
@@ -150,8 +185,8 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
     search_fields = ("user__email", "user__first_name", "user__last_name", "ip_address", "sid")
     date_hierarchy = "created_at"
     fieldsets = (
-        (None, {"fields": ("person", "device", "ip_address", "user_agent")}),
-        ("When", {"fields": ("created_at", "last_used_at", "access_expires_at", "state")}),
+        (None, {"fields": ("person", "device", "address", "agent")}),
+        ("When", {"fields": ("signed_in_at", "used_at", "access_renews", "state")}),
         (
             "At the identity provider",
             {
@@ -163,17 +198,22 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
     readonly_fields = (
         "person",
         "device",
-        "ip_address",
-        "user_agent",
-        "created_at",
-        "last_used_at",
-        "access_expires_at",
+        "address",
+        "agent",
+        "signed_in_at",
+        "used_at",
+        "access_renews",
         "state",
         "issuer",
         "subject",
         "sid",
     )
     actions = ["revoke_sessions"]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if lookup.split(LOOKUP_SEP, 1)[0] in SECRET_FIELDS:
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     def object_label(self, obj):
         return f"{person_label(obj.user)} · {describe(obj.user_agent).label}"
@@ -232,6 +272,28 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
     @admin.display(description="device and browser")
     def device(self, obj):
         return describe(obj.user_agent).label
+
+    @admin.display(description="IP address")
+    def address(self, obj):
+        return obj.ip_address or "Unknown"
+
+    @admin.display(description="signed in")
+    def signed_in_at(self, obj):
+        return when(obj.created_at)
+
+    @admin.display(description="last used")
+    def used_at(self, obj):
+        return when(obj.last_used_at)
+
+    @admin.display(description="access token valid until")
+    def access_renews(self, obj):
+        if not obj.is_active or obj.access_expires_at is None:
+            return "—"
+        return when(obj.access_expires_at)
+
+    @admin.display(description="User-Agent header")
+    def agent(self, obj):
+        return obj.user_agent or "—"
 
     @admin.display(description="device and address")
     def device_and_address(self, obj):
@@ -315,11 +377,13 @@ class ProviderUserAdmin(LabelledAdminMixin, UserAdmin):
     next sign-in would create them again). Nobody is added here: sign-in creates people.
     """
 
-    change_list_template = "admin/oauthbff/provider_user_change_list.html"
+    change_list_template = "admin/oauthbff/noted_change_list.html"
     list_display = ("person", "signs_in", "is_staff", "is_active", "last_login")
     list_display_links = ("person",)
     list_filter = (SignsInFilter, "is_staff", "is_superuser", "is_active", "groups")
     list_select_related = ("oidc_identity",)
+    # Plain multiple selects: the two-box widget's icons fail axe-core's aria-prohibited-attr.
+    filter_horizontal = ()
     search_fields = ("email", "first_name", "last_name", "oidc_identity__subject")
     ordering = ("email",)
     provider_fieldsets = (
@@ -341,7 +405,8 @@ class ProviderUserAdmin(LabelledAdminMixin, UserAdmin):
         (
             "Managed here",
             {
-                "description": "Deactivating blocks this person's sign-in to this site only. "
+                "description": "Deactivating signs this person out of this site and refuses "
+                "their next sign-in here (not at the provider). "
                 "What staff may do comes with their groups: give a group permissions under "
                 "Groups, and everyone with that role at the provider has them.",
                 "fields": ("is_active",),
@@ -389,12 +454,29 @@ class ProviderUserAdmin(LabelledAdminMixin, UserAdmin):
         actions.pop("delete_selected", None)
         return actions
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            # A deactivated person's open sessions end now, not at their next token refresh.
+            ended = end_sessions(OIDCSession.objects.filter(user=obj), "revoked", revoke=True)
+            if ended:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "Signed %(person)s out of %(count)d session.",
+                        "Signed %(person)s out of %(count)d sessions.",
+                        ended,
+                    )
+                    % {"person": person_label(obj), "count": ended},
+                    messages.SUCCESS,
+                )
+
     def changelist_view(self, request, extra_context=None):
         context = {"changelist_note": PEOPLE_COME_FROM_THE_PROVIDER, **(extra_context or {})}
         return super().changelist_view(request, context)
 
     def user_change_password(self, request, id, form_url=""):
-        user = self.get_object(request, id)
+        user = self.get_object(request, unquote(id))
         if is_provider_owned(user):
             self.message_user(
                 request,
@@ -427,6 +509,36 @@ class ProviderUserAdmin(LabelledAdminMixin, UserAdmin):
             return "None"
         return format_html_join(", ", "{}", ((name,) for name in names))
 
+
+class ProviderGroupAdmin(GroupAdmin):
+    """Django's GroupAdmin where groups are the provider's roles: the name is read-only (a renamed
+    group no longer matches its role, and the next sign-in makes a new one); permissions are
+    what staff set here. A plain multiple select replaces the two-box widget, whose icons fail
+    axe-core's aria-prohibited-attr."""
+
+    change_list_template = "admin/oauthbff/noted_change_list.html"
+    change_form_template = "admin/oauthbff/labelled_change_form.html"
+    fields = ("name", "permissions")
+    filter_horizontal = ()
+
+    class Media:
+        css = {"all": ["oauthbff/admin.css"]}
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("name",) if obj is not None else ()
+
+    def changelist_view(self, request, extra_context=None):
+        context = {"changelist_note": GROUPS_ARE_ROLES, **(extra_context or {})}
+        return super().changelist_view(request, context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {"form_note": GROUPS_ARE_ROLES, **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
+
+if admin.site.is_registered(Group) and type(admin.site.get_model_admin(Group)) is GroupAdmin:
+    admin.site.unregister(Group)
+    admin.site.register(Group, ProviderGroupAdmin)
 
 User = get_user_model()
 # Only Django's own User with Django's own UserAdmin is replaced; a project with a custom user

@@ -93,14 +93,17 @@ class OIDCBackend(OIDCAuthenticationBackend):
         return get_roles_mapper()
 
     def get_user(self, user_id):
-        """The session's user, with OAUTHBFF USER_SELECT_RELATED joined in: Django calls this on
-        every request, so relations every page reads come in the same query."""
+        """The session's active user, with OAUTHBFF USER_SELECT_RELATED joined in: Django calls this
+        on every request, so relations every page reads come in the same query."""
         try:
-            return self.UserModel._default_manager.select_related(
+            user = self.UserModel._default_manager.select_related(
                 *oauthbff_settings.USER_SELECT_RELATED
             ).get(pk=user_id)
         except self.UserModel.DoesNotExist:
             return None
+        # As ModelBackend does: a deactivated user is signed out on their next request (pages,
+        # APIs, refresh and the proxy alike), whatever their session says.
+        return user if self.user_can_authenticate(user) else None
 
     @staticmethod
     def get_settings(attr, *args):

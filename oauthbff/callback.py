@@ -6,10 +6,13 @@ callback then lets the backend exchange the code and validate the tokens, and ``
 logs the user in with the backend that authenticated them and indexes the session.
 """
 
+import hashlib
 import logging
 import time
 
+from django.conf import settings
 from django.contrib import auth
+from django.core.cache import cache
 from django.core.exceptions import SuspiciousOperation
 
 from oauthbff.backends import LOGIN_RESULT_ATTR
@@ -24,6 +27,10 @@ logger = logging.getLogger(__name__)
 
 STATES_SESSION_KEY = "oidc_states"  # where mozilla-django-oidc keeps pending sign-ins
 NEXT_SESSION_KEY = "oidc_login_next"
+# Pending sign-ins live in the cache, named by a signed cookie, not in the session table.
+PENDING_COOKIE = "oauthbff_signin"
+PENDING_SALT = "oauthbff.callback.pending"
+MAX_PENDING_PER_BROWSER = 5
 
 PROVIDER_DOWN = (
     "Sign-in unavailable",
@@ -45,6 +52,113 @@ def pop_state(request, state):
     if state in states:
         del states[state]
         request.session[STATES_SESSION_KEY] = states
+
+
+def _pending_key(state):
+    return f"oauthbff:sign-in:{hashlib.sha256(state.encode()).hexdigest()}"
+
+
+def _pending_lifetime():
+    # A little longer than STATE_MAX_AGE: the exact age is checked (and told) at the callback.
+    return max(int(oauthbff_settings.STATE_MAX_AGE), 0) + 60
+
+
+def pending_cookie_name():
+    """``oauthbff_signin``, with the ``__Host-`` prefix when the session cookie is Secure (the
+    browser then keeps it only for this host, over HTTPS, for every path)."""
+    prefix = "__Host-" if settings.SESSION_COOKIE_SECURE else ""
+    return prefix + PENDING_COOKIE
+
+
+def _pending_states(request):
+    """The states this browser started, newest last, from its signed cookie ([] when none)."""
+    value = request.get_signed_cookie(
+        pending_cookie_name(), default="", salt=PENDING_SALT, max_age=_pending_lifetime()
+    )
+    return [state for state in value.split(",") if state]
+
+
+def _set_pending_cookie(response, states):
+    if not states:
+        response.delete_cookie(pending_cookie_name(), path="/", samesite="Lax")
+        return
+    response.set_signed_cookie(
+        pending_cookie_name(),
+        ",".join(states),
+        salt=PENDING_SALT,
+        max_age=_pending_lifetime(),
+        path="/",
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",  # sent on the provider's top-level redirect back
+    )
+
+
+def pending_sign_in(state):
+    """The pending sign-in ``state`` names (nonce, PKCE verifier, next), or None: unknown, used or
+    expired."""
+    entry = cache.get(_pending_key(state)) if state else None
+    return entry if isinstance(entry, dict) else None
+
+
+def stash_pending_sign_in(request, response):
+    """Move the sign-in mozilla-django-oidc just put in the session to the cache.
+
+    An anonymous ``GET /auth/login/`` then writes no session row: the pending state, nonce, PKCE
+    verifier and ``next`` wait in the cache for STATE_MAX_AGE, named by a signed, HttpOnly cookie
+    that keeps this browser's last MAX_PENDING_PER_BROWSER sign-ins (older ones are forgotten).
+    """
+    session = request.session
+    pending = session.pop(STATES_SESSION_KEY, None) or {}
+    next_url = session.pop(NEXT_SESSION_KEY, None)
+    if not isinstance(pending, dict) or not pending:
+        return response
+    states = _pending_states(request)
+    for state, entry in pending.items():
+        if isinstance(entry, dict) and state.isalnum():
+            cache.set(_pending_key(state), {**entry, "next": next_url}, _pending_lifetime())
+            states = [s for s in states if s != state] + [state]
+    dropped, states = states[:-MAX_PENDING_PER_BROWSER], states[-MAX_PENDING_PER_BROWSER:]
+    if dropped:
+        cache.delete_many([_pending_key(state) for state in dropped])
+    _set_pending_cookie(response, states)
+    return response
+
+
+def restore_pending_sign_in(request):
+    """Put the pending sign-in this callback answers back where mozilla-django-oidc reads it.
+
+    Only a state this browser started is looked up, and it is taken from the cache exactly once
+    (``cache.delete`` is atomic): a replayed or stolen ``state`` finds nothing.
+    """
+    state = request.GET.get("state", "")
+    if not state or state not in _pending_states(request):
+        return
+    key = _pending_key(state)
+    entry = cache.get(key)
+    if not isinstance(entry, dict) or not cache.delete(key):
+        return
+    next_url = entry.pop("next", None)
+    request.session[STATES_SESSION_KEY] = {state: entry}
+    if next_url:
+        request.session[NEXT_SESSION_KEY] = next_url
+
+
+def finish_pending_sign_in(request, response):
+    """After the callback: drop its state from the cookie, and leave no session row behind for a
+    sign-in that failed."""
+    state = request.GET.get("state", "")
+    states = _pending_states(request)
+    if state in states:
+        _set_pending_cookie(response, [s for s in states if s != state])
+    session = request.session
+    session.pop(STATES_SESSION_KEY, None)
+    user = getattr(request, "user", None)
+    if not (user is not None and user.is_authenticated):
+        session.pop(NEXT_SESSION_KEY, None)
+        if session.is_empty() or not list(session.keys()):
+            session.flush()
+    return response
 
 
 def check_authorization_response(request):
@@ -75,7 +189,10 @@ def check_authorization_response(request):
         )
     provider = get_provider()
     iss = request.GET.get("iss")
-    iss_required = provider.metadata.get("authorization_response_iss_parameter_supported")
+    # RFC 9207 §2.4: required when the provider says it sends one, and always under FAPI 2.0.
+    iss_required = provider.metadata.get("authorization_response_iss_parameter_supported") or (
+        str(oauthbff_settings.PROFILE).lower() == "fapi2"
+    )
     if (iss is not None and iss != provider.issuer) or (iss is None and iss_required):
         pop_state(request, state)
         raise SignInFailed(

@@ -14,6 +14,7 @@ from oauthbff.backends import OIDCBackend
 from oauthbff.client import upstream_problem
 from oauthbff.conf import oauthbff_settings
 from oauthbff.crypto import configured_keys
+from oauthbff.debug import SafeExceptionReporterFilter
 from oauthbff.jwt import FORBIDDEN_ALGORITHMS
 from oauthbff.keys import KeyFileError, key_paths, load_keys
 from oauthbff.middleware import TokenRefreshMiddleware
@@ -26,6 +27,7 @@ FAPI2_ALGORITHMS = {"PS256", "ES256"}
 COOKIE_ENGINES = ("django.contrib.sessions.backends.signed_cookies",)
 MIDDLEWARE_PATH = "oauthbff.middleware.TokenRefreshMiddleware"
 BACKEND_PATH = "oauthbff.backends.OIDCBackend"
+FILTER_PATH = "oauthbff.debug.SafeExceptionReporterFilter"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -155,6 +157,7 @@ def check_oauthbff_settings(app_configs, **kwargs):
             )
         )
     errors.extend(_check_select_related())
+    errors.extend(_check_exception_reporter_filter())
     errors.extend(_check_url_lists())
     return errors
 
@@ -307,6 +310,22 @@ def check_discovery(app_configs, **kwargs):
     return errors
 
 
+def _check_exception_reporter_filter():
+    """Django's own filter shows every local of every frame while DEBUG is on: tokens included."""
+    path = settings.DEFAULT_EXCEPTION_REPORTER_FILTER
+    cls = _imported(path) if isinstance(path, str) else path
+    if isinstance(cls, type) and issubclass(cls, SafeExceptionReporterFilter):
+        return []
+    return [
+        Warning(
+            f"DEFAULT_EXCEPTION_REPORTER_FILTER {path!r} is not oauthbff's: debug pages and error "
+            "reports may show access, refresh and ID tokens.",
+            hint=f"Set it to {FILTER_PATH!r} (or a subclass).",
+            id="oauthbff.W020",
+        )
+    ]
+
+
 def _check_select_related():
     """Every USER_SELECT_RELATED name must be a single-valued relation of the user model; otherwise
     each request would fail when loading its user."""
@@ -332,6 +351,49 @@ def _roles_mapper():
         return oauthbff_settings.ROLES_MAPPER
     except ImportError:
         return None
+
+
+# Caches that are not shared between processes: each process would have its own refresh lock
+# (two processes race one rotating refresh token) and its own replay caches (a logout token or a
+# state used in one process is fresh in the next).
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+
+
+@register(Tags.security, Tags.caches, deploy=True)
+def check_shared_cache(app_configs=None, **kwargs):
+    """Production runs several processes: the refresh lock and the replay caches must be shared."""
+    backend = settings.CACHES.get("default", {}).get("BACKEND", "")
+    cls = _imported(backend) if isinstance(backend, str) else None
+    per_process = [c for c in map(_imported, PER_PROCESS_CACHES) if c is not None]
+    if isinstance(cls, type) and issubclass(cls, tuple(per_process)):
+        return [
+            _error(
+                f"CACHES['default'] is {backend.rsplit('.', 1)[-1]}, which each process keeps to "
+                "itself: the refresh lock and the replay caches would not hold across processes.",
+                20,
+                hint="Use a shared cache: Redis (REDIS_URL) or Memcached.",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_token_encryption_key(app_configs=None, **kwargs):
+    """Tokens at rest are encrypted with a key derived from SECRET_KEY unless a key of their own is
+    set: then whoever learns SECRET_KEY also reads every stored refresh token."""
+    if configured_keys():
+        return []
+    return [
+        Warning(
+            "OAUTHBFF['TOKEN_ENCRYPTION_KEY'] (OIDC_TOKEN_ENCRYPTION_KEY) is not set: stored "
+            "tokens are encrypted with a key derived from SECRET_KEY.",
+            hint="Set a Fernet key of its own (cryptography.fernet.Fernet.generate_key()).",
+            id="oauthbff.W021",
+        )
+    ]
 
 
 @register()

@@ -10,6 +10,7 @@ call. Redirects are not followed, so the token is never replayed to a host it wa
 """
 
 import re
+import unicodedata
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -103,18 +104,28 @@ def get_upstreams():
 
 
 def check_path(path):
-    """Refuse a relative path that could escape its base URL or smuggle meaning through encoding."""
+    """Refuse a relative path that could escape its base URL or smuggle meaning through encoding.
+
+    The checks hold for the path as given and for its NFKC form (an upstream that normalises
+    Unicode reads "．．" as ".."), and a segment's matrix parameters do not hide a dot segment
+    ("..;x" is ".." to Tomcat- and Spring-style servers).
+    """
+    for form in dict.fromkeys((path, unicodedata.normalize("NFKC", path))):
+        _check_path_form(form)
+    return path
+
+
+def _check_path_form(path):
     if path.startswith("/") or "\\" in path or "%" in path or _CONTROL_RE.search(path):
         raise UnsafePath("The path contains characters that are not allowed.")
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", path):
         raise UnsafePath("The path must be relative, not an absolute URL.")
     segments = path.split("/")
     for index, segment in enumerate(segments):
-        if segment in (".", ".."):
+        if segment.split(";", 1)[0] in (".", ".."):
             raise UnsafePath("The path must not contain '.' or '..' segments.")
         if segment == "" and index != len(segments) - 1:
             raise UnsafePath("The path must not contain empty segments.")
-    return path
 
 
 def build_url(base_url, path):

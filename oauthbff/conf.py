@@ -39,6 +39,10 @@ DEFAULTS = {
     "DISCOVERY_CACHE_SECONDS": 3600,
     "JWKS_CACHE_SECONDS": 3600,
     "JWKS_MIN_REFETCH_SECONDS": 60,
+    # Seconds a provider that failed to answer (network error, 5xx) counts as down: the browser is
+    # shown "sign-in unavailable" instead of being sent to it. One that answered counts as up as
+    # long (no probe before sending the browser there).
+    "PROVIDER_DOWN_SECONDS": 30,
     # Seconds of clock skew accepted on exp / iat / nbf.
     "CLOCK_SKEW": 60,
     # --- sign-in --------------------------------------------------------------------------------
@@ -46,6 +50,9 @@ DEFAULTS = {
     "STATE_MAX_AGE": 600,
     "USE_PKCE": True,
     "USE_NONCE": True,
+    # The API the access token is for, as Auth0's "audience" authorization parameter (its access
+    # token is otherwise opaque and good only for userinfo); empty: none sent.
+    "AUDIENCE": "",
     # Pushed authorization requests (RFC 9126): "auto" pushes whenever the provider offers them,
     # "true" requires them (no sign-in without), "false" never pushes.
     "PAR": "auto",
@@ -71,7 +78,8 @@ DEFAULTS = {
     # Fernet keys (comma-separated or a list, newest first) for tokens at rest; empty: keys
     # derived from SECRET_KEY and SECRET_KEY_FALLBACKS.
     "TOKEN_ENCRYPTION_KEY": "",
-    # Seconds before expiry at which an access token is refreshed.
+    # Seconds before expiry at which an access token is refreshed (at most half the lifetime the
+    # provider issued it for).
     "REFRESH_LEEWAY": 30,
     # Refresh single-flight: how long the lock lives, and how long a waiter polls for the result.
     "REFRESH_LOCK_SECONDS": 30,
@@ -86,6 +94,13 @@ DEFAULTS = {
     # oauthbff's own JSON views are always treated so.
     "JSON_PATH_PREFIXES": ["/api/"],
     # --- signing out ----------------------------------------------------------------------------
+    # Seconds after its ``iat`` a back-channel logout token is still accepted (besides its ``exp``);
+    # its ``jti`` is remembered as long, so a replay is refused.
+    "LOGOUT_TOKEN_MAX_AGE": 300,
+    # Send the ID token as id_token_hint in the sign-out redirect (it passes through the browser):
+    # only for a provider that otherwise asks the user to confirm (Keycloak). Off: client_id and
+    # logout_hint (the provider's sid) are sent instead.
+    "LOGOUT_ID_TOKEN_HINT": False,
     # Where the browser lands after signing out (a URL, path or URL name); empty: "/".
     "POST_LOGOUT_REDIRECT_URL": "",
     # --- protecting APIs ------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Signing out: RP-initiated logout (the browser goes to the provider) and back-channel logout."""
 
+import hashlib
 import logging
 import secrets
+import time
 from urllib.parse import urlencode
 
 from django.contrib import auth
@@ -27,12 +29,22 @@ def post_logout_redirect_url():
 
 
 @sensitive_variables()
-def end_session_url(request, id_token):
-    """The provider's end_session_endpoint with id_token_hint, post_logout_redirect_uri and state."""
+def end_session_url(request, row):
+    """The provider's end_session_endpoint (RP-Initiated Logout 1.0) for the session ``row``: ""
+    when it has none, None when it is known to be down.
+
+    It names this client (``client_id``) and the provider's session (``logout_hint``, its ``sid``)
+    rather than carrying the ID token: the URL goes through the browser (history, the provider's
+    request logs) and the ID token is personal data. FusionAuth ignores the hint when ``client_id``
+    is sent, Auth0 and node-oidc-provider accept ``client_id`` with ``logout_hint``. Set
+    LOGOUT_ID_TOKEN_HINT for a provider that asks for confirmation without it (Keycloak).
+    """
+    provider = get_provider()
     try:
-        endpoint = get_provider().end_session_endpoint
+        provider.ensure_reachable()
+        endpoint = provider.end_session_endpoint
     except ProviderError:
-        return ""
+        return None  # known to be down: the browser must not be sent there
     if not endpoint:
         return ""
     params = {
@@ -40,21 +52,28 @@ def end_session_url(request, id_token):
         "post_logout_redirect_uri": request.build_absolute_uri(post_logout_redirect_url()),
         "state": secrets.token_urlsafe(16),
     }
-    if id_token:
-        params["id_token_hint"] = id_token
+    if row is not None and row.sid:
+        params["logout_hint"] = row.sid
+    if row is not None and oauthbff_settings.LOGOUT_ID_TOKEN_HINT:
+        id_token = get_id_token(row)
+        if id_token:
+            params["id_token_hint"] = id_token
     separator = "&" if "?" in endpoint else "?"
     return f"{endpoint}{separator}{urlencode(params)}"
 
 
 @sensitive_variables()
 def sign_out(request):
-    """Revoke, end the local session and return where the browser goes next."""
+    """Revoke, end the local session and return where the browser goes next; None when the
+    provider is down (signed out here only: the caller shows a page instead of a dead host)."""
     row = current_session(request)
     url = ""
     if row is not None:
-        url = end_session_url(request, get_id_token(row))
+        url = end_session_url(request, row)
         end_session(row, "logout", revoke=True, delete_django_session=False)
     auth.logout(request)
+    if url is None:
+        return None
     return url or post_logout_redirect_url()
 
 
@@ -83,12 +102,29 @@ def end_other_session(request, session_id):
     )
 
 
+def remember_logout_token(claims):
+    """Refuse a logout token seen before, or older than LOGOUT_TOKEN_MAX_AGE.
+
+    A token is good until ``exp`` and at most LOGOUT_TOKEN_MAX_AGE seconds after ``iat`` (plus the
+    clock skew); its ``jti`` is kept exactly that long, so a replay is refused as long as it could
+    otherwise be accepted.
+    """
+    skew = int(oauthbff_settings.CLOCK_SKEW)
+    good_until = min(claims["exp"], claims["iat"] + int(oauthbff_settings.LOGOUT_TOKEN_MAX_AGE))
+    remaining = good_until + skew - time.time()
+    if remaining <= 0:
+        raise InvalidToken("The logout token is too old.")
+    digest = hashlib.sha256(claims["jti"].encode()).hexdigest()
+    if not cache.add(f"oauthbff:logout-jti:{digest}", 1, int(remaining) + 1):
+        raise InvalidToken("The logout token was already used.")
+
+
 @sensitive_variables()
 def backchannel_logout(logout_token):
     """Validate a Back-Channel Logout 1.0 logout token (§2.6) and end the matching sessions."""
     provider = get_provider()
     claims = provider.decode_jwt(
-        logout_token, audience=oauthbff_settings.CLIENT_ID, require=("iat", "iss", "jti")
+        logout_token, audience=oauthbff_settings.CLIENT_ID, require=("exp", "iat", "iss", "jti")
     )
     events = claims.get("events")
     if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
@@ -98,9 +134,9 @@ def backchannel_logout(logout_token):
     sid, sub = claims.get("sid"), claims.get("sub")
     if not sid and not sub:
         raise InvalidToken("The logout token names neither a session (sid) nor a subject (sub).")
-    ttl = max(int(oauthbff_settings.CLOCK_SKEW) * 2, 600)
-    if not cache.add(f"oauthbff:logout-jti:{claims['jti']}", 1, ttl):
-        raise InvalidToken("The logout token was already used.")
+    if not isinstance(claims["jti"], str) or not claims["jti"] or len(claims["jti"]) > 255:
+        raise InvalidToken("The logout token's jti is not a string.")
+    remember_logout_token(claims)
     sessions = OIDCSession.objects.filter(issuer=provider.issuer)
     if sid:
         sessions = sessions.filter(Q(sid=sid) | Q(refresh_token_id=sid))

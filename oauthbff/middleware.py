@@ -18,7 +18,7 @@ from oauthbff.exceptions import RefreshUnavailable, SessionExpired
 from oauthbff.models import OIDCSession
 from oauthbff.refresh import get_access_token, needs_refresh
 from oauthbff.responses import json_error, login_url, wants_json
-from oauthbff.sessions import current_session, end_session
+from oauthbff.sessions import SESSION_KEY, current_session, end_session
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +63,17 @@ class TokenRefreshMiddleware:
 
     def process(self, request):
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated or request.path.startswith(exempt_paths()):
+        if user is None or request.path.startswith(exempt_paths()):
+            return None
+        if not user.is_authenticated:
+            self.end_orphaned_session(request)
             return None
         row = current_session(request)
         if row is None:
+            if request.session.get(SESSION_KEY):
+                # Its index row was ended (back-channel logout, revoked by staff) but the Django
+                # session could not be deleted: it is over all the same.
+                auth.logout(request)
             return None
         self.touch(row)
         if not needs_refresh(row):
@@ -83,6 +90,19 @@ class TokenRefreshMiddleware:
             auth.logout(request)
             return self.signed_out(request)
         return None
+
+    def end_orphaned_session(self, request):
+        """A signed-in session whose user is no longer let in (deactivated, deleted): end its index
+        row, revoke its refresh token and forget the session, so reactivating the user later does
+        not bring it back."""
+        session = getattr(request, "session", None)
+        pk = session.get(SESSION_KEY) if session is not None else None
+        if not pk:
+            return
+        row = OIDCSession.objects.active().filter(pk=pk).first()
+        if row is not None:
+            end_session(row, "user_inactive", revoke=True, delete_django_session=False)
+        session.flush()
 
     def touch(self, row):
         now = timezone.now()

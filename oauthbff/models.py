@@ -3,6 +3,18 @@
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+SESSION_KEY_SALT = "oauthbff.models.OIDCSession.session_key_hash"
+
+
+def session_key_hash(session_key):
+    """The index's keyed hash (HMAC-SHA256 with SECRET_KEY) of a Django session key.
+
+    The index never holds a usable session key: a prefix lookup on the hash (the admin's
+    ``?field__startswith=``) or a copy of the table recovers nothing a browser could send.
+    """
+    return salted_hmac(SESSION_KEY_SALT, session_key, algorithm="sha256").hexdigest()
 
 
 class OIDCIdentity(models.Model):
@@ -31,6 +43,10 @@ class OIDCSessionQuerySet(models.QuerySet):
     def active(self):
         return self.filter(ended_at__isnull=True)
 
+    def for_session_key(self, session_key):
+        """The row(s) of one Django session: every lookup by session key goes through here."""
+        return self.filter(session_key_hash=session_key_hash(session_key or ""))
+
 
 class OIDCSession(models.Model):
     """One signed-in browser session: its Django session key, the provider's sids and its tokens.
@@ -39,7 +55,10 @@ class OIDCSession(models.Model):
     before a refresh cannot write stale tokens back when Django saves the session at its end.
     """
 
-    session_key = models.CharField(max_length=40, unique=True)
+    # The Django session: a keyed hash to find the row by, and the key itself encrypted (like the
+    # tokens) so that ending the session can delete it. Neither is shown or searchable in the admin.
+    session_key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    sealed_session_key = models.TextField(blank=True, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_sessions"
     )
@@ -63,6 +82,8 @@ class OIDCSession(models.Model):
     # bound to one: without it they are useless, so it is kept and wiped with them.
     dpop_key = models.TextField(blank=True, editable=False)
     access_expires_at = models.DateTimeField(null=True, blank=True)
+    # Seconds the current access token was issued for: the refresh leeway is at most half of it.
+    access_lifetime = models.PositiveIntegerField(null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(default=0)
     claims = models.JSONField(default=dict, blank=True)
 

@@ -83,18 +83,23 @@ def dpop_request(method, url, *, dpop_key, access_token=None, prepare=None, **kw
 
 
 @sensitive_variables()
-def _post(endpoint, data, what, *, dpop_key=None):
+def _post(endpoint, data, what, *, dpop_key=None, issuer=None):
     def prepare():
         form, auth = client_auth(data)
         return {"data": form, "auth": auth, "headers": {"Accept": "application/json"}}
 
+    provider = get_provider(issuer)
     try:
         if dpop_key is not None:
-            return dpop_request("POST", endpoint, dpop_key=dpop_key, prepare=prepare)
-        return provider_session.post(endpoint, **prepare())
+            response = dpop_request("POST", endpoint, dpop_key=dpop_key, prepare=prepare)
+        else:
+            response = provider_session.post(endpoint, **prepare())
     except requests.RequestException as exc:
         logger.warning("oauthbff: %s unreachable: %s", what, type(exc).__name__)
+        provider.noted_reply(None)
         raise ProviderError("The identity provider could not be reached.") from exc
+    provider.noted_reply(response.status_code)
+    return response
 
 
 def _json_object(response):
@@ -163,13 +168,18 @@ def push_authorization_request(params, *, dpop_key=None):
     return request_uri
 
 
-def expires_at(token_response):
-    """When the response's access token expires (``expires_in``, one hour when absent)."""
+def lifetime(token_response):
+    """Seconds the response's access token lives (``expires_in``, one hour when absent)."""
     try:
         seconds = int(token_response.get("expires_in") or 3600)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         seconds = 3600
-    return timezone.now() + timedelta(seconds=max(seconds, 0))
+    return min(max(seconds, 0), 10 * 365 * 86400)
+
+
+def expires_at(token_response):
+    """When the response's access token expires (``expires_in``, one hour when absent)."""
+    return timezone.now() + timedelta(seconds=lifetime(token_response))
 
 
 @sensitive_variables()
@@ -188,6 +198,7 @@ def revoke_token(token, *, issuer=None, hint="refresh_token", dpop_key=None):
             {"token": token, "token_type_hint": hint},
             "token revocation",
             dpop_key=dpop_key,
+            issuer=issuer,
         )
     except ProviderError:
         return False

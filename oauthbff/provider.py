@@ -53,13 +53,43 @@ class Provider:
         self._keys_until = 0.0
         self._parsed = {}  # (kid, alg) -> public key object, for the current key set
 
+    # --- reachability ------------------------------------------------------------------------
+    def noted_reply(self, status_code):
+        """Note what the provider answered (None: no answer): a network failure or a 5xx marks it
+        down for PROVIDER_DOWN_SECONDS in the shared cache; an answer marks it up as long."""
+        seconds = max(int(oauthbff_settings.PROVIDER_DOWN_SECONDS), 1)
+        if status_code is None or status_code >= 500:
+            cache.set(_cache_key("down", self.issuer), 1, seconds)
+            cache.delete(_cache_key("up", self.issuer))
+        else:
+            cache.set(_cache_key("up", self.issuer), 1, seconds)
+            cache.delete(_cache_key("down", self.issuer))
+
+    def ensure_reachable(self):
+        """Raise ProviderError unless the provider answered recently or answers now.
+
+        Called before the browser is sent to the provider, so that a provider known to be down (a
+        failed call in the last PROVIDER_DOWN_SECONDS, or discovery failing now) gets the product's
+        "sign-in unavailable" page rather than a browser error on a dead host. At most one probe
+        (a fresh discovery fetch) per few seconds; the page clears once the provider is back.
+        """
+        if cache.get(_cache_key("up", self.issuer)):
+            return
+        down = cache.get(_cache_key("down", self.issuer))
+        if down and not cache.add(_cache_key("probe", self.issuer), 1, 5):
+            raise ProviderError("The identity provider is unavailable.")
+        self._metadata = None
+        self._load_metadata(force=True)
+
     # --- discovery ---------------------------------------------------------------------------
     def _get_json(self, url, what):
         try:
             response = provider_session.get(url)
         except requests.RequestException as exc:
             logger.warning("oauthbff: %s unreachable at %s: %s", what, url, type(exc).__name__)
+            self.noted_reply(None)
             raise ProviderError(f"The identity provider's {what} could not be reached.") from exc
+        self.noted_reply(response.status_code)
         if response.status_code != 200:
             logger.warning("oauthbff: %s at %s answered %s", what, url, response.status_code)
             raise ProviderError(
@@ -76,11 +106,14 @@ class Provider:
     @property
     def metadata(self):
         """The discovery document (OpenID Connect Discovery 1.0), cached."""
+        return self._load_metadata()
+
+    def _load_metadata(self, *, force=False):
         now = time.monotonic()
-        if self._metadata is not None and now < self._metadata_until:
+        if not force and self._metadata is not None and now < self._metadata_until:
             return self._metadata
         key = _cache_key("discovery", self.issuer)
-        data = cache.get(key)
+        data = None if force else cache.get(key)
         if data is None:
             if not self.issuer:
                 raise ProviderError("No identity provider is configured (OIDC_ISSUER).")

@@ -37,17 +37,16 @@ FORWARD_REQUEST_HEADERS = (
     "X-Request-ID",
 )
 # What the browser may see of the upstream's answer: no Set-Cookie, no hop-by-hop headers, no
-# Content-Encoding/Length (the body is decoded and re-measured here), no Location (not followed).
+# Content-Encoding/Length (the body is decoded and re-measured here), no Location (not followed),
+# no Cache-Control or Expires (every answer is the user's own: "private, no-store").
 FORWARD_RESPONSE_HEADERS = (
     "Content-Type",
     "Content-Language",
     "Content-Disposition",
     "Content-Range",
     "Accept-Ranges",
-    "Cache-Control",
     "ETag",
     "Last-Modified",
-    "Expires",
     "Retry-After",
     "WWW-Authenticate",
     "X-Request-ID",
@@ -207,9 +206,9 @@ def browser_response(name, upstream):
         del response["Content-Type"]
         for header, value in forwarded_response_headers(upstream).items():
             response[header] = value
-    if not response.has_header("Cache-Control"):
-        # An answer made with one user's token is theirs: never for a shared cache.
-        response["Cache-Control"] = "private"
+    # An answer made with one user's token is theirs: never for a shared cache, whatever the
+    # upstream says (Cache-Control: public, Expires), and not kept by the browser either.
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

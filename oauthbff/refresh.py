@@ -2,7 +2,8 @@
 
 Every refresh bumps the row's ``version`` with a compare-and-set; the lock is ``cache.add`` (SET NX
 on Redis) with a timeout, and waiters poll the row for a new ``version``. Roles follow the provider
-at each refresh, through the signed-in backend's ``update_user`` hook.
+at each refresh (read from the refreshed tokens, userinfo or introspection; none: no roles),
+through the signed-in backend's ``update_user`` hook.
 """
 
 import logging
@@ -27,7 +28,14 @@ from oauthbff.exceptions import (
     TokenError,
 )
 from oauthbff.models import OIDCSession
-from oauthbff.oidc_client import access_token_claims, expires_at, token_request
+from oauthbff.oidc_client import (
+    access_token_claims,
+    expires_at,
+    fetch_userinfo,
+    introspect,
+    lifetime,
+    token_request,
+)
 from oauthbff.provider import get_provider
 from oauthbff.sessions import current_session, end_session, remember_session, session_dpop_key
 from oauthbff.signals import tokens_refreshed
@@ -38,12 +46,20 @@ logger = logging.getLogger(__name__)
 GRANT_ENDED_ERRORS = ("invalid_grant", "invalid_token", "unauthorized_client")
 
 
+def refresh_leeway(row):
+    """REFRESH_LEEWAY, capped at half the lifetime the provider issued the token for: a token that
+    lives 5 seconds is refreshed after 2.5, not on every request."""
+    leeway = float(oauthbff_settings.REFRESH_LEEWAY)
+    if row.access_lifetime is not None:
+        leeway = min(leeway, row.access_lifetime / 2)
+    return timedelta(seconds=leeway)
+
+
 def needs_refresh(row):
-    """True when the row's access token expires within REFRESH_LEEWAY seconds (or has no expiry)."""
+    """True when the row's access token expires within ``refresh_leeway`` (or has no expiry)."""
     if row.access_expires_at is None:
         return True
-    leeway = timedelta(seconds=oauthbff_settings.REFRESH_LEEWAY)
-    return row.access_expires_at <= timezone.now() + leeway
+    return row.access_expires_at <= timezone.now() + refresh_leeway(row)
 
 
 def _reload(row):
@@ -140,6 +156,7 @@ def _refresh_locked(row, request):
             raise SessionExpired("The identity provider returned another user.")
     new_expiry = expires_at(response)
     values = {
+        "access_lifetime": lifetime(response),
         "access_token": encrypt(response["access_token"]),
         "refresh_token": encrypt(response.get("refresh_token") or refresh_token),
         "id_token": encrypt(id_token) if id_token else row.id_token,
@@ -149,10 +166,9 @@ def _refresh_locked(row, request):
     }
     # Role changes at the provider reach the session with the next refresh, not the next sign-in.
     backend = signed_in_backend(request)
-    roles = refreshed_roles(backend, response["access_token"], row.subject)
-    changed_roles = roles is not None and sorted(roles) != row.claims.get("roles")
+    roles = sorted(refreshed_roles(backend, response["access_token"], id_claims, row.subject))
+    changed_roles = roles != row.claims.get("roles")
     if changed_roles:
-        roles = sorted(roles)
         values["claims"] = {**row.claims, "roles": roles}
     updated = OIDCSession.objects.active().filter(pk=row.pk, version=row.version).update(**values)
     fresh = _reload(row)
@@ -181,17 +197,32 @@ def signed_in_backend(request):
 
 
 @sensitive_variables()
-def refreshed_roles(backend, access_token, subject):
-    """The roles a refreshed access token grants, or None when it cannot tell: an opaque token, one
-    not meant for this client, or one for another subject. Then the session keeps its roles."""
-    try:
-        claims = access_token_claims(access_token)
-    except (InvalidToken, ProviderError) as exc:
-        logger.info("oauthbff: refreshed access token not readable here (%s); roles kept", exc)
-        return None
-    if claims is None or claims.get("sub") != subject:
-        return None
-    return backend.roles_mapper.roles_from_claims(claims)
+def refreshed_roles(backend, access_token, id_claims, subject):
+    """The roles the provider grants now, read from the first source that carries them: the
+    refreshed access token (when it is a JWT for this client), the refreshed ID token, userinfo,
+    then introspection. When none does, no roles: a revoked role must not outlive the refresh
+    because the access token is opaque or meant for another API."""
+    mapper = backend.roles_mapper
+    for source, read in (
+        ("access token", lambda: access_token_claims(access_token)),
+        ("ID token", lambda: id_claims),
+        ("userinfo", lambda: fetch_userinfo(access_token)),
+        ("introspection", lambda: introspect(access_token)),
+    ):
+        try:
+            claims = read()
+        except (InvalidToken, ProviderError, TokenError) as exc:
+            logger.info("oauthbff: roles not readable from the refreshed %s (%s)", source, exc)
+            continue
+        if not claims or claims.get("sub", subject) != subject:
+            continue
+        if source == "introspection" and claims.get("active") is not True:
+            continue
+        roles = mapper.roles_from_claims(claims)
+        if roles is not None:
+            return roles
+    logger.info("oauthbff: no source of roles answered at refresh; the session's roles are dropped")
+    return []
 
 
 @sensitive_variables()

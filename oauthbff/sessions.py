@@ -14,8 +14,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from oauthbff.crypto import decrypt, encrypt
 from oauthbff.dpop import DPoPKey
-from oauthbff.models import OIDCSession
-from oauthbff.oidc_client import expires_at, revoke_token
+from oauthbff.models import OIDCSession, session_key_hash
+from oauthbff.oidc_client import expires_at, lifetime, revoke_token
 from oauthbff.signals import session_ended
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,8 @@ def start_session(request, user, token_response, claims, access_claims, roles, d
     safe["roles"] = sorted(str(role) for role in roles)
     refresh_token_id = token_response.get("refresh_token_id") or access_claims.get("sid") or ""
     row = OIDCSession.objects.create(
-        session_key=request.session.session_key,
+        session_key_hash=session_key_hash(request.session.session_key),
+        sealed_session_key=encrypt(request.session.session_key),
         user=user,
         issuer=claims["iss"],
         subject=claims["sub"],
@@ -67,6 +68,7 @@ def start_session(request, user, token_response, claims, access_claims, roles, d
         id_token=encrypt(token_response.get("id_token") or ""),
         dpop_key=encrypt(dpop_key.to_json()) if dpop_key is not None else "",
         access_expires_at=expires_at(token_response),
+        access_lifetime=lifetime(token_response),
         claims=safe,
     )
     request.session[SESSION_KEY] = row.pk
@@ -85,10 +87,13 @@ def current_session(request, *, reload=False):
     if pk and user is not None and user.is_authenticated:
         row = OIDCSession.objects.active().filter(pk=pk, user_id=user.pk).first()
         key = session.session_key
-        if row is not None and key and row.session_key != key:
-            # Django cycled the key (e.g. a password change); keep the index pointing at it.
-            OIDCSession.objects.filter(pk=row.pk).update(session_key=key)
-            row.session_key = key
+        if row is not None and key and row.session_key_hash != session_key_hash(key):
+            # Django cycled the key (e.g. a password change) or SECRET_KEY rotated; keep the index
+            # pointing at the session.
+            values = {"session_key_hash": session_key_hash(key), "sealed_session_key": encrypt(key)}
+            OIDCSession.objects.filter(pk=row.pk).update(**values)
+            for name, value in values.items():
+                setattr(row, name, value)
     setattr(request, ROW_CACHE_ATTR, row)
     return row
 
@@ -117,6 +122,11 @@ def session_roles(request):
 @sensitive_variables()
 def get_id_token(row):
     return decrypt(row.id_token)
+
+
+def django_session_key(row):
+    """The Django session key of ``row`` ("" when its encryption key was rotated away)."""
+    return decrypt(row.sealed_session_key)
 
 
 DPOP_KEY_ATTR = "_oauthbff_dpop_key"
@@ -161,11 +171,12 @@ def end_session(row, reason, *, revoke=False, delete_django_session=True):
             dpop_key="",
         )
     )
-    if delete_django_session:
-        _session_store()(session_key=row.session_key).delete()
+    session_key = django_session_key(row)
+    if delete_django_session and session_key:
+        _session_store()(session_key=session_key).delete()
     if updated:
         session_ended.send(
-            sender=OIDCSession, user=row.user, session_key=row.session_key, reason=reason
+            sender=OIDCSession, user=row.user, session_key=session_key, reason=reason
         )
     return bool(updated)
 

@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.generic import View
 from mozilla_django_oidc.views import (
     OIDCAuthenticationCallbackView,
@@ -31,12 +31,21 @@ from oauthbff.callback import (
     check_authorization_response,
     complete_sign_in,
     failure_for,
+    finish_pending_sign_in,
+    restore_pending_sign_in,
+    stash_pending_sign_in,
 )
 from oauthbff.conf import oauthbff_settings
 from oauthbff.devices import describe
 from oauthbff.exceptions import InvalidToken, ProviderError, RefreshUnavailable, SessionExpired
 from oauthbff.keys import KeyFileError, client_keys, key_paths, public_jwks
-from oauthbff.logout import backchannel_logout, end_other_session, end_other_sessions, sign_out
+from oauthbff.logout import (
+    backchannel_logout,
+    end_other_session,
+    end_other_sessions,
+    post_logout_redirect_url,
+    sign_out,
+)
 from oauthbff.models import OIDCSession
 from oauthbff.par import pushed_authorization_url, uses_par
 from oauthbff.provider import get_provider
@@ -66,6 +75,15 @@ class LoginView(OIDCAuthenticationRequestView):
     def OIDC_OP_AUTH_ENDPOINT(self):  # noqa: N802 - the parent's attribute name
         return get_provider().authorization_endpoint
 
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            # Never send the browser to a provider known to be down: say so here instead.
+            get_provider().ensure_reachable()
+        except ProviderError as exc:
+            logger.warning("oauthbff: sign-in could not start: %s", exc)
+            return error_page(request, *PROVIDER_DOWN, status=503)
+        return stash_pending_sign_in(request, super().dispatch(request, *args, **kwargs))
+
     def get_extra_params(self, request):
         params = {}
         prompt = request.GET.get("prompt", "")
@@ -74,6 +92,8 @@ class LoginView(OIDCAuthenticationRequestView):
         login_hint = request.GET.get("login_hint", "")
         if login_hint and len(login_hint) <= 255:
             params["login_hint"] = login_hint
+        if oauthbff_settings.AUDIENCE:
+            params["audience"] = oauthbff_settings.AUDIENCE
         return params
 
     def get(self, request):
@@ -97,6 +117,10 @@ class CallbackView(OIDCAuthenticationCallbackView):
     @staticmethod
     def get_settings(attr, *args):
         return oidc_setting(attr, *args)
+
+    def dispatch(self, request, *args, **kwargs):
+        restore_pending_sign_in(request)
+        return finish_pending_sign_in(request, super().dispatch(request, *args, **kwargs))
 
     def get(self, request):
         try:
@@ -131,7 +155,22 @@ class LogoutView(OIDCLogoutView):
         return render(request, "oauthbff/logout_confirm.html")
 
     def post(self, request):
-        return HttpResponseRedirect(sign_out(request))
+        return signed_out_response(request, sign_out(request))
+
+
+def signed_out_response(request, url):
+    """Off to ``url`` (the provider's sign-out, or home); when the provider is down, a page that
+    says the sign-out happened here only."""
+    if url is not None:
+        return HttpResponseRedirect(url)
+    context = {
+        "title": "Signed out here",
+        "message": "You are signed out of this site. We could not reach the identity provider, so "
+        "you may still be signed in there; please sign out there again once it is back.",
+        "retry_url": post_logout_redirect_url(),
+        "retry_label": "Continue",
+    }
+    return render(request, "oauthbff/error.html", context)
 
 
 def _iso(value):
@@ -273,6 +312,16 @@ def admin_login_view(request):
             return redirect(next_url)
         return render(request, "oauthbff/admin_denied.html", status=403)
     return redirect(login_url(next_url))
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def admin_logout_view(request):
+    """/admin/logout/: the admin's "Log out" does what /auth/logout/ does (revoke the refresh token,
+    end the session here and at the provider); a GET asks for confirmation there."""
+    if request.method == "GET":
+        return redirect("oauthbff:logout")
+    return signed_out_response(request, sign_out(request))
 
 
 @require_GET

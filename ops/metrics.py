@@ -1,6 +1,7 @@
 """The product's Prometheus series, served at /metrics to a scraper holding METRICS_TOKEN.
 
-Counters follow what the apps announce (oauthbff's signals); the user-data mirror's state and its
+Counters follow what the apps announce (oauthbff's and userdata's signals); the user-data mirror's
+state and its
 recent sync history are read from the database at scrape time, so they are right whichever process
 (web, worker, management command) did the work, bulk writes included. Under gunicorn with
 several workers set PROMETHEUS_MULTIPROC_DIR (prometheus-client's multiprocess mode) so the counters
@@ -35,6 +36,11 @@ REFRESHES = Counter(
     ["result"],
 )
 SESSIONS_ENDED = Counter("bff_sessions_ended_total", "Sessions ended, by reason.", ["reason"])
+SYNCS = Counter(
+    "bff_userdata_syncs_total",
+    "Pushes and pulls of user data to and from the provider, by direction and result.",
+    ["direction", "result"],
+)
 # The sync history is written in bulk (no model signals), so its activity is read, not counted.
 RECENT_WINDOW = timedelta(minutes=5)
 PROVIDER_LATENCY = Histogram(
@@ -61,12 +67,26 @@ def _session_ended(reason="", **kwargs):
         REFRESHES.labels("failed").inc()
 
 
+def _synced(direction):
+    def receiver(ok=False, **kwargs):
+        SYNCS.labels(direction, "ok" if ok else "failed").inc()
+
+    return receiver
+
+
+_pushed = _synced("push")
+_pulled = _synced("pull")
+
+
 def connect_receivers():
     from oauthbff.signals import session_ended, tokens_refreshed, user_signed_in
+    from userdata.signals import data_pulled, data_pushed
 
     user_signed_in.connect(_signed_in, dispatch_uid="ops.metrics.signed_in")
     tokens_refreshed.connect(_refreshed, dispatch_uid="ops.metrics.refreshed")
     session_ended.connect(_session_ended, dispatch_uid="ops.metrics.session_ended")
+    data_pushed.connect(_pushed, dispatch_uid="ops.metrics.data_pushed")
+    data_pulled.connect(_pulled, dispatch_uid="ops.metrics.data_pulled")
 
 
 # --- provider latency --------------------------------------------------------------------------------

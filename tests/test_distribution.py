@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 import venv
 import zipfile
 from pathlib import Path
@@ -75,6 +76,8 @@ def test_the_wheel_holds_the_two_apps_and_nothing_of_the_demo(wheel):
         "oauthbff/migrations/0001_initial.py",
         "oauthbff/management/commands/clearbffsessions.py",
         "userdata/migrations/0001_initial.py",
+        "userdata/templates/userdata/field.html",
+        "userdata/static/userdata/userdata.css",
     ):
         assert required in names
     metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
@@ -138,6 +141,22 @@ def test_the_minimal_example_signs_in_from_a_fresh_virtualenv(installed, devidp,
         assert page.url == f"{url}/"
         assert "Hi, admin@example.com!" in page.text
         assert "Your roles: admin" in page.text
+        # userdata's field, from the installed app's template, kept by the local store.
+        version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
+        text = f"typed in the example at {time.time()}"
+        saved = browser.post(
+            f"{url}/userdata/",
+            data={
+                "userData": text,
+                "version": version,
+                "next": "/",
+                "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+            },
+            headers={"Referer": f"{url}/"},
+            timeout=10,
+        )
+        assert saved.status_code == 200 and saved.url == f"{url}/", saved.status_code
+        assert text in saved.text
         user = browser.get(f"{url}/auth/user/", timeout=10).json()
         assert user["authenticated"] is True and user["user"]["is_staff"] is True
         assert "ChangeBank" not in browser.get(f"{url}/auth/logout/", timeout=10).text
@@ -178,6 +197,8 @@ def test_the_readme_section_works_on_a_new_startproject(installed, devidp, tmp_p
         page = submit_login_form(browser, page, "admin@example.com", "password")
         assert page.status_code == 200 and page.url == f"{server.url}/admin/"
         assert "Site administration" in page.text
+        state = browser.get(f"{server.url}/userdata/", timeout=10)
+        assert state.status_code == 200 and "version" in state.json(), state.text[:300]
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n--- the project's log:\n{server.log_tail()}") from exc
     finally:

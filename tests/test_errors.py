@@ -75,7 +75,7 @@ def test_404_on_an_api_path_stays_json(client, production_pages):
     assert response.json()["error"] == "not_found"
 
 
-@pytest.mark.parametrize("path", ["/userdata/", "/auth/refresh/"])
+@pytest.mark.parametrize("path", ["/auth/refresh/", "/webhooks/fusionauth/"])
 def test_a_browser_opening_a_post_only_address_gets_a_405_page(client, path):
     response = client.get(path, **HTML)
     assert response.status_code == 405

@@ -23,11 +23,13 @@ PRODUCTION = {
     "FUSIONAUTH_API_KEY": "api-key-" + "z" * 30,
     "FUSIONAUTH_APPLICATION_ID": "e9fdb985-9173-4e01-9d73-ac2d60d1dc8e",
     "FUSIONAUTH_WEBHOOK_SECRET": "hook-" + "w" * 30,
+    "REDIS_URL": "redis://127.0.0.1:6379/15",
+    "OIDC_TOKEN_ENCRYPTION_KEY": "x8bJ1T2y0m0wqCq3C9m2Zr0qg0L0m3L8tF1zWbq5Wcs=",
 }
 
 
 def manage(*args, **overrides):
-    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "REDIS_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION}
     env.update(PRODUCTION)
     env["ENV_FILE"] = "/nonexistent"
     for key, value in overrides.items():
@@ -50,6 +52,22 @@ def test_check_deploy_is_clean_with_the_documented_production_variables():
     result = manage("check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"REDIS_URL": None}, "oauthbff.E020"),
+        ({"OIDC_TOKEN_ENCRYPTION_KEY": None}, "oauthbff.W021"),
+    ],
+)
+def test_check_deploy_names_a_per_process_cache_and_a_missing_token_key(overrides, message):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **overrides)
+    assert result.returncode != 0
+    assert [line for line in result.stderr.splitlines() if "(oauthbff." in line] == [
+        line for line in result.stderr.splitlines() if message in line
+    ]
+    assert message in result.stderr
 
 
 @pytest.mark.smoke
@@ -108,6 +126,19 @@ def test_start_up_names_every_missing_variable_at_once():
     for name in ("SECRET_KEY", "ALLOWED_HOSTS", "OIDC_ISSUER", "OIDC_CLIENT_ID"):
         assert name in lines[0]
     assert "are not set" in lines[0] and "USERDATA_STORE must be one of" in lines[0]
+
+
+@pytest.mark.smoke
+def test_a_value_that_does_not_parse_is_named_with_the_others():
+    result = manage(
+        "check", SESSION_COOKIE_AGE="eight hours", OIDC_HTTP_TIMEOUT="fast", SECRET_KEY=None
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "SECRET_KEY is not set" in lines[0]
+    assert "SESSION_COOKIE_AGE must be a whole number" in lines[0]
+    assert "OIDC_HTTP_TIMEOUT must be a number" in lines[0]
 
 
 DEMO = json.loads((ROOT / "kickstart" / "kickstart.json").read_text())["variables"]
@@ -198,6 +229,7 @@ def test_production_cookies_and_headers(tmp_path):
         env={
             **{k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "REDIS_URL"},
             **PRODUCTION,
+            "REDIS_URL": "",  # the probe's one process needs no shared cache
             "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
             "ENV_FILE": "/nonexistent",
             "DJANGO_SETTINGS_MODULE": "bffproject.settings",
@@ -235,7 +267,10 @@ def test_production_cookies_and_headers(tmp_path):
 
 def test_page_scripts_take_the_csrf_token_from_the_form_not_the_cookie():
     """The CSRF cookie is HttpOnly: a script that read document.cookie would send nothing."""
-    for script in (ROOT / "static" / "js").glob("*.js"):
+    scripts = [*ROOT.glob("static/**/*.js"), *ROOT.glob("*/static/**/*.js")]
+    scripts = [path for path in scripts if ".venv" not in path.parts and "admin" not in path.parts]
+    assert any(path.name == "userdata.js" for path in scripts), "the page scripts were found"
+    for script in scripts:
         text = script.read_text()
         assert "document.cookie" not in text, script.name
         if "X-CSRFToken" in text:

@@ -21,10 +21,9 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
-from django.utils.timesince import timesince
 from django.utils.translation import ngettext
 
-from oauthbff.admin import LabelledAdminMixin, person_label
+from oauthbff.admin import LabelledAdminMixin, person_label, when
 
 from . import conflicts, pull, push
 from .models import UserData
@@ -32,20 +31,6 @@ from .models import UserData
 HISTORY_PER_PAGE = 20
 # Provider versions that are epoch milliseconds (FusionAuth's lastUpdateInstant) fall in here.
 EPOCH_MS = range(10**12, 5 * 10**12)
-
-
-def when(value):
-    """A time as staff read it: "1 Dec 2026, 09:12 UTC (3 minutes ago)"; "—" when never."""
-    if value is None:
-        return "—"
-    local = timezone.localtime(value)
-    text = date_format(local, "j M Y, H:i T")
-    now = timezone.now()
-    if abs((now - value).total_seconds()) < 60:
-        return f"{text} (just now)"
-    if value <= now:
-        return f"{text} ({timesince(value, now, depth=1)} ago)"
-    return f"{text} (in {timesince(now, value, depth=1)})"
 
 
 def short_when(value):

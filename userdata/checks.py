@@ -79,6 +79,13 @@ def check_userdata_settings(app_configs=None, **kwargs):
         parse_rate(conf["PUSH_RATE"])
     except ValueError as exc:
         problems.append(Error(f"USERDATA['PUSH_RATE']: {exc}", id="userdata.E010"))
+    if conf["TASKS"] not in ("auto", "celery", "inline"):
+        problems.append(
+            Error(
+                f"USERDATA['TASKS'] is {conf['TASKS']!r}; use auto, celery or inline.",
+                id="userdata.E011",
+            )
+        )
     if conf["CONFLICT_POLICY"] not in CONFLICT_POLICIES:
         problems.append(
             Error(

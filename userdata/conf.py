@@ -48,6 +48,9 @@ DEFAULTS = {
     "PUSH_RATE": "10/s",
     # Seconds one worker holds a row's push guard at most (a killed worker's guard expires).
     "PUSH_LEASE_SECONDS": 60,
+    # Where pushes and pulls run: "celery" (workers), "inline" (the process that asks; requests then
+    # wait for the IdP), or "auto": Celery when it is installed and CELERY_BROKER_URL is set.
+    "TASKS": "auto",
     # Users per task when a bulk pull or push fans out.
     "CHUNK_SIZE": 500,
     # A page load enqueues a pull when the mirror is older than this (0: never).
@@ -60,9 +63,12 @@ DEFAULTS = {
     "ISSUER": "",
     # The dotted path of the function that returns (issuer, subject) for a local user.
     "IDENTITY_FUNCTION": "userdata.identity.oidc_identity",
+    # Seconds a webhook event id is kept, and so the oldest event (by its createInstant) accepted.
+    "WEBHOOK_REPLAY_WINDOW": 7 * 24 * 3600,
     # FusionAuth store: API_URL, API_KEY, APPLICATION_ID, TENANT_ID, WEBHOOK_SECRET.
     "FUSIONAUTH": {},
-    # Auth0 store: DOMAIN, CLIENT_ID, CLIENT_SECRET, AUDIENCE, METADATA_FIELD.
+    # Auth0 store: DOMAIN, CLIENT_ID, CLIENT_SECRET, AUDIENCE, METADATA_FIELD, and for a users-export
+    # job (tenants of 1,000 users or more) EXPORT_POLL_SECONDS (2.0) and EXPORT_TIMEOUT (900.0).
     "AUTH0": {},
 }
 IMPORT_STRINGS = ("IDENTITY_FUNCTION",)

@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import conflicts, field, mirror, webhooks
+from . import conflicts, dispatch, field, mirror, webhooks
 from .conf import userdata_settings
 
 logger = logging.getLogger("userdata.views")
@@ -68,6 +68,8 @@ def save(request):
             row = mirror.save_edit(
                 request.user, text, base_version=version, resolve=choice == "mine"
             )
+            if not dispatch.use_workers():
+                row.refresh_from_db()  # pushed in this process on commit: show its outcome
     except mirror.EditTooLarge as exc:
         return _too_large(request, wants_json, str(exc), text)
     except mirror.UnknownVersion as exc:
@@ -87,9 +89,16 @@ def save(request):
 
 
 def state(request):
-    """The field's current text, version and state; 304 when the page already shows it."""
+    """The field's current text, version and state; 304 when the page already shows it. A browser
+    opening the address gets the field as a page (or the sign-in, when signed out)."""
+    wants_json = _wants_json(request) or "text/html" not in request.headers.get("Accept", "")
     if not request.user.is_authenticated:
-        return JsonResponse({"error": "You're not logged in."}, status=401)
+        if wants_json:
+            return JsonResponse({"error": "You're not logged in."}, status=401)
+        login = resolve_url(settings.LOGIN_URL)
+        return redirect(f"{login}?{urlencode({'next': request.path})}")
+    if not wants_json:
+        return render(request, "userdata/edit.html", status=200)
     row = field.load_row(request)
     tag = field.etag(row)
     if tag in [value.strip() for value in request.headers.get("If-None-Match", "").split(",")]:

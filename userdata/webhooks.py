@@ -13,7 +13,7 @@ import jwt
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .conf import userdata_settings
+from .conf import DEFAULTS, userdata_settings
 from .conflicts import apply_remote_deleted
 from .models import ProcessedWebhook, UserData
 from .pull import apply_webhook_data
@@ -34,10 +34,11 @@ USER_DELETE_EVENTS = {"user.delete", "user.delete.complete"}
 # Events that say the user changed without carrying the registration's data: a worker pulls it.
 PULL_EVENTS = {"user.update", "user.update.complete"}
 
-REPLAY_WINDOW = 7 * 24 * 3600
-"""Default of USERDATA["WEBHOOK_REPLAY_WINDOW"] (seconds): how long applied event ids are kept, and
+REPLAY_WINDOW = DEFAULTS["WEBHOOK_REPLAY_WINDOW"]
+"""USERDATA["WEBHOOK_REPLAY_WINDOW"]'s default (seconds): how long applied event ids are kept, and
 so the oldest event (by its own `createInstant`) that is accepted. An older event could be a replay
-whose id was already forgotten."""
+whose id was already forgotten. Also the fallback for a value that is not a positive int (which
+userdata.E008 reports)."""
 
 CLOCK_SKEW = 300
 """Seconds an event's `createInstant` may lie in the future (the IdP's clock ahead of ours)."""
@@ -95,7 +96,7 @@ def verify_signature(body, token, secret):
 
 def replay_window():
     """USERDATA["WEBHOOK_REPLAY_WINDOW"] in seconds (ids kept, oldest event accepted)."""
-    value = userdata_settings().get("WEBHOOK_REPLAY_WINDOW", REPLAY_WINDOW)
+    value = userdata_settings.WEBHOOK_REPLAY_WINDOW
     return value if isinstance(value, int) and value > 0 else REPLAY_WINDOW
 
 

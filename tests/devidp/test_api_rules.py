@@ -230,3 +230,39 @@ def test_the_refresh_token_api_needs_a_token_or_a_user(devidp):
     assert revoked.status_code == 200
     assert again.status_code == 404
     assert devidp.api("GET", f"{path}/{tokens['refresh_token_id']}").status_code == 404
+
+
+# Values no field of these endpoints can convert (none of the fields below is a Boolean or Long).
+UNCONVERTIBLE = [[None], 1.5, True, 2**70]
+
+
+def test_odd_bodies_are_400s_never_server_errors(devidp):
+    """Every shape a JSON body can take, at every API that checks one: FusionAuth's 400, never a
+    500 (the view would otherwise reach code that assumes the checked shape), nothing changed."""
+    teller = devidp.user_id("teller@example.com")
+    targets = [
+        ("POST", f"/api/key/import/{uuid.uuid4()}", "key", ["name", "type"]),
+        ("POST", f"/api/key/generate/{uuid.uuid4()}", "key", ["algorithm", "length"]),
+        ("PATCH", f"/api/tenant/{devidp.tenant_id}", "tenant", ["jwtConfiguration", "issuer"]),
+        ("PATCH", f"/api/application/{devidp.application_id}", "application", ["roles", "name"]),
+        ("PATCH", f"/api/webhook/{devidp.webhook_id}", "webhook", ["eventsEnabled", "tenantIds"]),
+        ("POST", "/api/user/registration", "registration", ["applicationId", "roles"]),
+        (
+            "PATCH",
+            f"/api/user/registration/{teller}/{devidp.application_id}",
+            "registration",
+            ["roles", "data"],
+        ),
+        ("POST", "/api/user/search", "search", ["ids", "sortFields"]),
+    ]
+    before = devidp.registration("teller@example.com")
+    answers = []
+    for method, path, top, fields in targets:
+        bodies = [[], "x", 1.5, {top: None}, {top: []}, {top: "x"}]
+        bodies += [{top: {field: value}} for field in fields for value in UNCONVERTIBLE]
+        for body in bodies:
+            response = devidp.api(method, path, json=body)
+            answers.append((response.status_code, method, path, body))
+
+    assert [answer for answer in answers if answer[0] != 400] == []
+    assert devidp.registration("teller@example.com") == before

@@ -26,9 +26,19 @@ def test_bff_on_devidp_points_the_bff_at_the_live_idp(bff_on_devidp):
     assert parse_qs(urlsplit(location).query)["state"] == ["state-1"]
 
 
+def jwt_configurations(idp):
+    tenant = idp.api("GET", f"/api/tenant/{idp.tenant_id}").json()["tenant"]
+    application = idp.api("GET", f"/api/application/{idp.application_id}").json()["application"]
+    return tenant["jwtConfiguration"], application["jwtConfiguration"]
+
+
 def test_bff_on_devidp_restores_the_idp_defaults(bff_on_devidp):
+    """Changes the IdP's token settings (they apply); the next test finds the defaults back."""
     bff_on_devidp.set_refresh_policy("OneTimeUse")
     bff_on_devidp.set_access_token_ttl(7)
+    tenant, application = jwt_configurations(bff_on_devidp)
+    assert tenant["refreshTokenUsagePolicy"] == "OneTimeUse"
+    assert tenant["timeToLiveInSeconds"] == 7 and application["timeToLiveInSeconds"] == 7
 
 
 def test_defaults_are_back_after_a_test_changed_them(devidp):

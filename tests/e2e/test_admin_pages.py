@@ -93,12 +93,23 @@ def test_staff_find_people_sessions_and_resolve_a_conflict(stack, new_page, rest
         assert page.locator("a.deletelink").count() == 0
         check(page, scenario, "03-person")
 
+        page.goto(f"{stack.url}/admin/auth/group/")
+        page.locator("#result_list a", has_text="customer").first.click()
+        page.wait_for_url(re.compile(r".*/admin/auth/group/\d+/change/"))
+        assert "Each group is a role at the identity provider" in page.content()
+        check(page, scenario, "03-role-group")
+
         page.goto(f"{stack.url}/admin/oauthbff/oidcsession/")
         assert page.locator("#result_list", has_text=CUSTOMER).count() == 1
         assert page.locator("#changelist-filter", has_text="Signed out by staff").count() == 1
         if viewport is DESKTOP:
             assert_columns_fit(page)
         check(page, scenario, "04-sessions")
+        page.locator("#result_list a", has_text=CUSTOMER).first.click()
+        page.wait_for_url(re.compile(r".*/admin/oauthbff/oidcsession/\d+/change/"))
+        assert page.get_by_role("button", name="Sign out this session").count() == 1
+        assert page.locator("a.deletelink").count() == 0
+        check(page, scenario, "04-session")
 
         page.goto(f"{stack.url}/admin/userdata/userdata/")
         if viewport is DESKTOP:

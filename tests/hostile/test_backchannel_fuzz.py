@@ -35,7 +35,9 @@ def victim(signed_in_client):
 
 
 def sessions():
-    return list(OIDCSession.objects.order_by("pk").values_list("pk", "ended_at", "session_key"))
+    return list(
+        OIDCSession.objects.order_by("pk").values_list("pk", "ended_at", "session_key_hash")
+    )
 
 
 def logout_claims(devidp, sub):
@@ -43,6 +45,7 @@ def logout_claims(devidp, sub):
         "iss": devidp.url,
         "aud": devidp.client_id,
         "iat": int(time.time()),
+        "exp": int(time.time()) + 120,
         "jti": str(uuid.uuid4()),
         "sub": sub,
         "events": {EVENT: {}},

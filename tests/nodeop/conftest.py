@@ -23,6 +23,19 @@ AFTER_LOGOUT = "http://testserver/"
 API_RESOURCE = "https://api.changebank.test/"
 
 
+@pytest.fixture(scope="session")
+def bff_server(django_db_setup, django_db_blocker):
+    """The BFF served over HTTP for what the provider sends it (back-channel logout tokens, its
+    reading of /auth/jwks.json). Not pytest-django's ``live_server``: that one would make every
+    test here transactional; only the tests that need the server to see their data are."""
+    from pytest_django.live_server_helper import LiveServer
+
+    with django_db_blocker.unblock():
+        server = LiveServer("localhost")
+    yield server
+    server.stop()
+
+
 def require_node():
     reason = missing_reason()
     if reason:
@@ -31,7 +44,7 @@ def require_node():
         pytest.skip(reason)
 
 
-def bff_client(live_server, client_id="bff"):
+def bff_client(server, client_id="bff"):
     return {
         "client_id": client_id,
         "client_secret": secrets.token_urlsafe(32),
@@ -40,32 +53,32 @@ def bff_client(live_server, client_id="bff"):
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
         "token_endpoint_auth_method": "client_secret_basic",
-        "backchannel_logout_uri": f"{live_server.url}/auth/backchannel-logout/",
+        "backchannel_logout_uri": f"{server.url}/auth/backchannel-logout/",
         "backchannel_logout_session_required": True,
     }
 
 
-def key_client(live_server, client_id="bff-pkjwt"):
+def key_client(server, client_id="bff-pkjwt"):
     """A client that authenticates with private_key_jwt; the provider reads its public keys from
     the BFF's own /auth/jwks.json (served by the live server)."""
     client = {
-        **bff_client(live_server, client_id),
+        **bff_client(server, client_id),
         "token_endpoint_auth_method": "private_key_jwt",
         "token_endpoint_auth_signing_alg": "ES256",
-        "jwks_uri": f"{live_server.url}/auth/jwks.json",
+        "jwks_uri": f"{server.url}/auth/jwks.json",
     }
     client.pop("client_secret")
     return client
 
 
 @pytest.fixture(scope="session")
-def nodeop(tmp_path_factory, live_server):
+def nodeop(tmp_path_factory, bff_server):
     """node-oidc-provider with the issuer ``http://127.0.0.1:PORT/`` (the slash is the point); PAR
     offered but not required; a client_secret_basic client and a private_key_jwt one."""
     require_node()
     provider = NodeOP(
         tmp_path_factory.mktemp("nodeop"),
-        clients=[bff_client(live_server), key_client(live_server)],
+        clients=[bff_client(bff_server), key_client(bff_server)],
         roles={"admin": ["admin", "customer"]},
     )
     provider.start()
@@ -108,12 +121,12 @@ def client_key_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def fapi_op(tmp_path_factory, live_server, client_key_file):
+def fapi_op(tmp_path_factory, bff_server, client_key_file):
     """node-oidc-provider in its FAPI 2.0 profile: PAR required, private_key_jwt, DPoP-bound tokens
     with server nonces, PS256 / ES256 only, and an API resource that gets JWT access tokens."""
     require_node()
     client = {
-        **bff_client(live_server, "bff-fapi"),
+        **bff_client(bff_server, "bff-fapi"),
         "token_endpoint_auth_method": "private_key_jwt",
         "token_endpoint_auth_signing_alg": "ES256",
         "jwks": public_jwks(load_keys(client_key_file)),

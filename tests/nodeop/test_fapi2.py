@@ -20,6 +20,7 @@ from oauthbff.crypto import decrypt
 from oauthbff.dpop import InvalidProof, verify_proof
 from oauthbff.keys import assertion_params, load_keys
 from oauthbff.models import OIDCSession
+from oauthbff.oidc_client import introspect
 from oauthbff.provider import reset_providers
 from oauthbff.sessions import session_dpop_key
 from tests.nodeop.conftest import AFTER_LOGOUT
@@ -168,8 +169,12 @@ def test_sign_in_refresh_and_rp_initiated_logout(bff_fapi):
     row.refresh_from_db()
     assert decrypt(row.refresh_token) != first_refresh
     assert session_dpop_key(row).thumbprint == key.thumbprint  # the same key all session long
+    refresh_token = decrypt(row.refresh_token)
+    assert introspect(refresh_token)["active"] is True
     logout = client.post("/auth/logout/")
     assert logout.status_code == 302
+    # Revoked by the BFF (with a DPoP proof and a client assertion) before the provider's logout.
+    assert introspect(refresh_token)["active"] is False
     landing = bff_fapi.confirm_logout(logout["Location"], browser=browser)
     assert landing.startswith(AFTER_LOGOUT)
     assert client.get("/auth/user/").status_code == 401
@@ -204,3 +209,35 @@ def test_back_channel_logout(bff_fapi):
     bff_fapi.confirm_logout(bff_fapi.metadata()["end_session_endpoint"], browser=browser)
     assert client.get("/auth/user/").status_code == 401
     assert OIDCSession.objects.get().end_reason == "backchannel"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_refresh_once(bff_fapi):
+    """Eight requests on an expired access token at once: one refresh grant, or the provider's
+    reuse detection (one-time refresh tokens) would revoke the whole grant and end the session."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.utils import timezone
+
+    client = Client()
+    assert sign_in(client, bff_fapi, requests.Session()).status_code == 302
+    OIDCSession.objects.update(access_expires_at=timezone.now() - timedelta(seconds=1))
+    cookies = client.cookies
+
+    def one_request(_):
+        try:
+            browser = Client()
+            browser.cookies = cookies
+            return browser.get("/auth/user/").status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(one_request, range(8)))
+    assert statuses == [200] * 8
+    row = OIDCSession.objects.get()
+    assert row.version == 1 and row.ended_at is None
+    # The rotated refresh token still works: no reuse was detected.
+    assert client.post("/auth/refresh/").json()["version"] == 2

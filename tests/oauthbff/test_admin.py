@@ -44,8 +44,8 @@ def test_clearbffsessions_command(op):
     gone, kept = Client(), Client()
     sign_in(gone, op)
     sign_in(kept, op)
-    gone_row = OIDCSession.objects.get(session_key=gone.session.session_key)
-    Session.objects.filter(session_key=gone_row.session_key).update(
+    gone_row = OIDCSession.objects.for_session_key(gone.session.session_key).get()
+    Session.objects.filter(session_key=gone.session.session_key).update(
         expire_date=timezone.now() - timedelta(seconds=1)
     )
     cache.clear()
@@ -204,6 +204,15 @@ def test_staff_sign_a_session_out_from_its_page_and_never_delete_it(signed_in, o
     assert customer.get("/auth/user/").status_code == 401
 
 
+def test_deactivating_a_person_signs_them_out(signed_in, op):
+    customer, staff, ada = signed_in
+    page = staff.post(f"/admin/auth/user/{ada.pk}/change/", {"is_active": ""}, follow=True)
+    assert "Signed Ada Lovelace (ada@example.com) out of 1 session." in page.content.decode()
+    assert customer.get("/auth/user/").status_code == 401
+    assert OIDCSession.objects.get(user=ada).end_reason == "revoked"
+    assert staff.get("/auth/user/").status_code == 200
+
+
 def test_history_names_the_person(signed_in):
     _, staff, ada = signed_in
     staff.post(f"/admin/auth/user/{ada.pk}/change/", {"is_active": ""})
@@ -212,3 +221,62 @@ def test_history_names_the_person(signed_in):
     assert ada.username not in history
     index = staff.get("/admin/").content.decode()
     assert "Ada Lovelace (ada@example.com)" in index  # recent actions
+
+
+def test_groups_are_the_providers_roles(signed_in):
+    from django.contrib.auth.models import Group
+
+    _, staff, ada = signed_in
+    listing = staff.get("/admin/auth/group/").content.decode()
+    assert "Each group is a role at the identity provider" in listing
+    group = Group.objects.get(name="customer")
+    url = f"/admin/auth/group/{group.pk}/change/"
+    page = staff.get(url).content.decode()
+    assert 'name="name"' not in page and "rename the role at the provider" in page
+    staff.post(url, {"name": "renamed", "permissions": []})
+    group.refresh_from_db()
+    assert group.name == "customer"
+    assert ada.groups.filter(name="customer").exists()
+
+
+SECRET_LOOKUPS = (
+    "session_key_hash__startswith",
+    "sealed_session_key__startswith",
+    "access_token__startswith",
+    "refresh_token__startswith",
+    "id_token__startswith",
+    "claims__icontains",
+    "dpop_key__startswith",
+)
+
+
+@pytest.mark.parametrize("lookup", SECRET_LOOKUPS)
+def test_staff_cannot_filter_sessions_by_their_secrets(op, lookup):
+    """A prefix lookup answers one character per request: the list refuses it (400)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    sign_in(Client(), op)
+    viewer = get_user_model().objects.create_user("viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_oidcsession"))
+    staff = Client()
+    staff.force_login(viewer)
+    assert staff.get("/admin/oauthbff/oidcsession/").status_code == 200
+    response = staff.get(f"/admin/oauthbff/oidcsession/?{lookup}=e")
+    assert response.status_code == 400
+    assert staff.get("/admin/oauthbff/oidcsession/?end_reason=").status_code == 200
+
+
+def test_the_index_keeps_no_usable_session_key(op):
+    """The index holds a keyed hash of the session key; the key itself only encrypted."""
+    from django.forms.models import model_to_dict
+
+    browser = Client()
+    sign_in(browser, op)
+    key = browser.session.session_key
+    row = OIDCSession.objects.for_session_key(key).get()
+    stored = " ".join(str(value) for value in model_to_dict(row, exclude=()).values())
+    stored += row.session_key_hash + row.sealed_session_key
+    assert key not in stored
+    assert not OIDCSession.objects.filter(session_key_hash__startswith=key[:8]).exists()
+    assert OIDCSession.objects.for_session_key(key + "x").count() == 0

@@ -73,3 +73,34 @@ def test_user_select_related_must_be_single_valued_relations(settings, name):
 def test_exempt_urls_by_name_or_path_pass(settings):
     settings.OAUTHBFF = {**settings.OAUTHBFF, "EXEMPT_URLS": ["oauthbff:user", "/health/"]}
     assert not {"oauthbff.E018", "oauthbff.W003"} & set(ids(check_oauthbff_settings(None)))
+
+
+@pytest.mark.parametrize(
+    ("backend", "expected"),
+    [
+        ("django.core.cache.backends.locmem.LocMemCache", ["oauthbff.E020"]),
+        ("django.core.cache.backends.dummy.DummyCache", ["oauthbff.E020"]),
+        ("django.core.cache.backends.redis.RedisCache", []),
+    ],
+)
+def test_a_cache_each_process_keeps_to_itself_is_a_deploy_error(settings, backend, expected):
+    from oauthbff.checks import check_shared_cache
+
+    settings.CACHES = {"default": {"BACKEND": backend, "LOCATION": "redis://127.0.0.1:1/0"}}
+    messages = check_shared_cache()
+    assert ids(messages) == expected
+    assert all(isinstance(m, Error) and "\n" not in m.msg for m in messages)
+
+
+def test_no_token_encryption_key_of_its_own_is_a_deploy_warning(settings):
+    from cryptography.fernet import Fernet
+
+    from oauthbff.checks import check_token_encryption_key
+
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "TOKEN_ENCRYPTION_KEY": ""}
+    assert ids(check_token_encryption_key()) == ["oauthbff.W021"]
+    settings.OAUTHBFF = {
+        **settings.OAUTHBFF,
+        "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    }
+    assert check_token_encryption_key() == []

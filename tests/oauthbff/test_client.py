@@ -102,10 +102,13 @@ def test_sends_the_users_token_per_request_only(issuer, upstream):
     assert len(upstream_session.cookies) == 0
 
 
-def test_a_caller_cannot_override_the_token(issuer, upstream):
+@pytest.mark.parametrize(
+    "name", ["Authorization", "authorization", "AUTHORIZATION", "aUTHORIZATION", "AuThOrIzAtIoN"]
+)
+def test_a_caller_cannot_override_the_token(issuer, upstream, name):
     request, token = signed_in_request(issuer)
     upstream_client(request, "echo").post(
-        "things", json={"a": 1}, headers={"authorization": "Bearer someone-else"}
+        "things", json={"a": 1}, headers={name: "Bearer someone-else"}
     )
     assert upstream.last["headers"]["authorization"] == f"Bearer {token}"
     assert upstream.last["body"] == '{"a": 1}'

@@ -67,6 +67,9 @@ def test_refresh_token_id_sid_matches(op):
         {"iss": "https://evil.example"},
         {"iat": int(time.time()) + 3600},
         {"jti": None},
+        {"jti": 12345},
+        {"exp": None},
+        {"iat": int(time.time()) - 3600, "exp": int(time.time()) + 3600},
     ],
 )
 def test_invalid_logout_tokens_are_400(op, claims):
@@ -106,6 +109,25 @@ def test_replayed_jti(op):
     assert response.status_code == 400 and "already used" in response.json()["message"]
 
 
+@pytest.mark.parametrize("lifetime, kept", [(250, 250), (3600, 300)])
+def test_used_jtis_are_kept_as_long_as_the_token_is_good(op, monkeypatch, lifetime, kept):
+    """Until ``exp``, at most LOGOUT_TOKEN_MAX_AGE (300 s) after ``iat``, plus the clock skew."""
+    from oauthbff import logout
+
+    timeouts = []
+    real_add = logout.cache.add
+
+    def add(key, value, timeout):
+        timeouts.append(timeout)
+        return real_add(key, value, timeout)
+
+    monkeypatch.setattr(logout.cache, "add", add)
+    now = int(time.time())
+    assert post(Client(), op.logout_token(iat=now, exp=now + lifetime)).status_code == 200
+    skew = 60
+    assert kept - 2 <= timeouts[-1] <= kept + skew + 2
+
+
 def test_user_logged_out_signal_ends_index_row(client, op):
     """Django's own logout (e.g. the admin's) keeps the index in step."""
     from django.contrib.auth import logout
@@ -116,3 +138,15 @@ def test_user_logged_out_signal_ends_index_row(client, op):
     request.user = OIDCSession.objects.get().user
     logout(request)
     assert OIDCSession.objects.get().ended_at is not None
+    assert op.calls["revoke"] == 1
+
+
+def test_an_ended_session_whose_key_cannot_be_read_is_over_too(op):
+    """Ending a session deletes its Django session by the key sealed in the index; when that key is
+    unreadable (its encryption key rotated away), the next request still finds the session over."""
+    browser = Client()
+    sign_in(browser, op)
+    OIDCSession.objects.update(sealed_session_key="")
+    assert post(Client(), op.logout_token()).status_code == 200
+    assert browser.get("/auth/user/").status_code == 401
+    assert "_auth_user_id" not in browser.session

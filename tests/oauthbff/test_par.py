@@ -6,6 +6,7 @@ from urllib.parse import parse_qs
 import pytest
 import responses
 
+from oauthbff.callback import pending_sign_in
 from oauthbff.checks import check_discovery, check_sender_constraints
 from oauthbff.par import par_mode
 from tests.oauthbff.fakeop import CLIENT_ID, CLIENT_SECRET, ISSUER, authorize_params
@@ -42,9 +43,7 @@ def test_auto_pushes_when_the_provider_offers_it(client, par_op):
     assert response["Location"].startswith(f"{ISSUER}/oauth2/authorize?")
     (pushed,) = par_op.pushed
     form = pushed["form"]
-    assert (
-        form["code_challenge_method"] == "S256" and form["state"] in client.session["oidc_states"]
-    )
+    assert form["code_challenge_method"] == "S256" and pending_sign_in(form["state"])
     assert form["redirect_uri"] == "http://testserver/auth/callback/" and form["nonce"]
     assert pushed["headers"]["Authorization"].startswith("Basic ")  # client authentication
 
@@ -127,3 +126,13 @@ def test_the_discovery_check_names_what_the_fapi2_profile_misses(settings):
             messages = check_discovery(None)
         assert sorted(m.id for m in messages) == expected
         assert all("\n" not in m.msg for m in messages)
+
+
+def test_the_audience_goes_with_the_authorization_request_pushed_or_not(client, par_op, settings):
+    """OIDC_AUDIENCE is Auth0's ``audience``: the API the access token is to be for."""
+    configure(settings, AUDIENCE="https://api.changebank.test")
+    client.get("/auth/login/")
+    assert par_op.pushed[-1]["form"]["audience"] == "https://api.changebank.test"
+    configure(settings, PAR="false")
+    params = authorize_params(client.get("/auth/login/")["Location"])
+    assert params["audience"] == "https://api.changebank.test"

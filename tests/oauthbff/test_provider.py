@@ -1,3 +1,7 @@
+import base64
+import hashlib
+import hmac
+import json
 import time
 
 import jwt
@@ -73,35 +77,42 @@ def test_alg_none_is_rejected(op):
         decode(op, token)
 
 
-def test_hmac_with_the_public_key_is_rejected(op, settings):
-    settings.OAUTHBFF = {**settings.OAUTHBFF, "ALLOWED_ALGORITHMS": ["RS256", "HS256"]}
-    header = {"alg": "HS256", "kid": "k1", "typ": "JWT"}
-    import base64
-    import hashlib
-    import hmac
-    import json
+def hmac_with_the_public_key(op, claims):
+    """The algorithm-confusion attack: HS256 keyed with the provider's (public) RSA key."""
+    from cryptography.hazmat.primitives import serialization
 
-    def b64(data):
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-    signing_input = (
-        b64(json.dumps(header).encode()) + "." + b64(json.dumps(op.id_claims()).encode())
-    )
     public_pem = (
         rsa_key("k1")
         .public_key()
         .public_bytes(
-            encoding=__import__(
-                "cryptography.hazmat.primitives.serialization", fromlist=["x"]
-            ).Encoding.PEM,
-            format=__import__(
-                "cryptography.hazmat.primitives.serialization", fromlist=["x"]
-            ).PublicFormat.SubjectPublicKeyInfo,
+            encoding=serialization.Encoding.PEM,
+            format=serialization.PublicFormat.SubjectPublicKeyInfo,
         )
     )
-    sig = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
-    with pytest.raises(InvalidToken, match="algorithm is not allowed"):
-        decode(op, signing_input + "." + b64(sig))
+
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = {"alg": "HS256", "kid": "k1", "typ": "JWT"}
+    signing_input = b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims).encode())
+    signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+@pytest.mark.parametrize("alg", ["HS256", "none"])
+def test_hmac_and_none_stay_refused_when_added_to_the_allowed_algorithms(op, settings, alg):
+    from oauthbff.jwt import allowed_algorithms
+
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "ALLOWED_ALGORITHMS": ["RS256", alg]}
+    assert allowed_algorithms() == ["RS256"]
+    claims = op.id_claims()
+    assert decode(op, op.sign(claims))["sub"] == claims["sub"]  # the claims themselves are good
+    if alg == "none":
+        forged = jwt.encode(claims, None, algorithm="none", headers={"kid": "k1"})
+    else:
+        forged = hmac_with_the_public_key(op, claims)
+    with pytest.raises(InvalidToken):
+        decode(op, forged)
 
 
 def test_alg_outside_allowlist(op, settings):

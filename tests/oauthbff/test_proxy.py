@@ -110,7 +110,7 @@ def test_upstream_cookies_and_hop_by_hop_headers_never_reach_the_browser(issuer,
     assert "upstream" not in response.cookies
     for name in ("Set-Cookie", "Keep-Alive", "X-Upstream-Private", "Strict-Transport-Security"):
         assert not response.has_header(name), name
-    assert response["Cache-Control"] == "no-store"
+    assert response["Cache-Control"] == "private, no-store"
     assert response["ETag"] == '"v1"'
     assert response["Content-Type"] == "application/json"
     # The pooled HTTP session kept no cookie either: the next call sends none upstream.
@@ -135,7 +135,7 @@ def test_status_codes_pass_through(issuer):
     client, _ = signed_in(issuer)
     teapot = client.get("/bff/api/echo/status/418", **XCSRF)
     assert teapot.status_code == 418
-    assert teapot["Cache-Control"] == "no-store"  # the upstream's own
+    assert teapot["Cache-Control"] == "private, no-store"
     assert client.delete("/bff/api/echo/status/204", **XCSRF).status_code == 204
     assert client.head("/bff/api/echo/items", **XCSRF).status_code == 200
 
@@ -162,6 +162,13 @@ def test_unknown_upstreams_are_404(issuer, name):
         "http://evil.example/x",
         "https:evil",
         "a%00b",
+        "x/..;/admin/",  # ".." to Tomcat- and Spring-style upstreams
+        "..;jsessionid=1/admin",
+        "x/%2e%2e;/admin/",  # encoded dot segment with a matrix parameter
+        "x/.;/admin",
+        "x/%EF%BC%8E%EF%BC%8E/admin",  # full-width dots: ".." once NFKC-normalised
+        "x/%EF%BC%8E%EF%BC%8E;/admin",
+        "x/%EF%BC%8Fadmin",  # a full-width solidus
     ],
 )
 def test_paths_that_could_escape_the_base_are_400(issuer, upstream, path):
@@ -265,7 +272,32 @@ def test_answers_without_cache_control_are_private(issuer):
     client, _ = signed_in(issuer)
     response = client.get("/bff/api/echo/big", **XCSRF)
     assert response.status_code == 200
-    assert response["Cache-Control"] == "private"
+    assert response["Cache-Control"] == "private, no-store"
+
+
+def test_an_upstreams_public_caching_never_reaches_the_browser(issuer, settings):
+    """The answer was made with one user's token: no shared cache may keep it."""
+    import responses
+
+    settings.OAUTHBFF = {
+        **settings.OAUTHBFF,
+        "UPSTREAMS": {"public": "https://api.example.test/v1"},
+    }
+    client, _ = signed_in(issuer)
+    with responses.RequestsMock() as rsps:
+        rsps.add_passthru("http://127.0.0.1")
+        rsps.get(
+            "https://api.example.test/v1/me",
+            json={"me": 1},
+            headers={
+                "Cache-Control": "public, max-age=600",
+                "Expires": "Thu, 01 Dec 2099 0:0:0 GMT",
+            },
+        )
+        response = client.get("/bff/api/public/me", **XCSRF)
+    assert response.status_code == 200 and response.json() == {"me": 1}
+    assert response["Cache-Control"] == "private, no-store"
+    assert not response.has_header("Expires")
 
 
 def test_upstream_redirects_are_not_followed(issuer, upstream):

@@ -1,7 +1,9 @@
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
+import responses
 from django.db import close_old_connections
 from django.test import Client
 from django.utils import timezone
@@ -57,15 +59,61 @@ def test_roles_granted_and_revoked_at_the_provider_apply_at_the_next_refresh(cli
     assert [g.name for g in user.groups.all()] == ["customer"]
 
 
-def test_refreshed_token_that_cannot_be_read_keeps_the_roles(client, op):
+def opaque_access_tokens(op):
+    op.access_token = lambda **extra: "opaque-" + uuid.uuid4().hex
+
+
+def test_a_revoked_role_ends_at_refresh_with_an_opaque_access_token(client, op):
+    """Auth0 and others issue opaque access tokens: the roles come from userinfo then."""
+    op.roles = ["admin", "customer"]
     sign_in(client, op)
-    op.roles = ["admin"]
-    original = op.access_token
-    op.access_token = lambda **extra: original(aud="another-api", **extra)
+    assert OIDCSession.objects.get().user.is_staff
+    op.roles = ["customer"]
+    opaque_access_tokens(op)
     expire()
     assert client.get("/auth/user/").json()["user"]["roles"] == ["customer"]
-    assert op.grants.count("refresh_token") == 1
+    assert op.calls["userinfo"] == 1
     assert not OIDCSession.objects.get().user.is_staff
+
+
+def test_roles_come_from_the_refreshed_id_token_before_userinfo(client, op):
+    op.roles = ["admin"]
+    sign_in(client, op)
+    original = op.access_token
+    op.access_token = lambda **extra: original(aud="another-api", **extra)
+    op.id_claims_override = {"roles": ["customer"]}
+    expire()
+    assert client.get("/auth/user/").json()["user"]["roles"] == ["customer"]
+    assert op.calls["userinfo"] == 0
+    assert not OIDCSession.objects.get().user.is_staff
+
+
+def test_roles_are_dropped_when_no_source_answers_at_refresh(client, op):
+    """Fail closed: no readable token, userinfo refused, no introspection -> no roles."""
+    op.roles = ["admin"]
+    sign_in(client, op)
+    opaque_access_tokens(op)
+    op.rsps.replace(responses.GET, op.metadata["userinfo_endpoint"], status=500)
+    op.rsps.add(responses.POST, f"{op.issuer}/oauth2/introspect", status=503)
+    expire()
+    assert client.get("/auth/user/").json()["user"]["roles"] == []
+    assert op.grants.count("refresh_token") == 1
+    user = OIDCSession.objects.get().user
+    assert not user.is_staff and not user.groups.exists()
+
+
+def test_short_lived_tokens_are_not_refreshed_on_every_request(client, op):
+    """A 6-second token with REFRESH_LEEWAY 30: refreshed after half its life, not at once."""
+    op.access_ttl = 6
+    sign_in(client, op)
+    for _ in range(3):
+        assert client.get("/auth/user/").status_code == 200
+    assert op.grants.count("refresh_token") == 0
+    OIDCSession.objects.update(access_expires_at=timezone.now() + timedelta(seconds=2))
+    assert client.get("/auth/user/").status_code == 200
+    assert client.get("/auth/user/").status_code == 200
+    assert op.grants.count("refresh_token") == 1
+    assert OIDCSession.objects.get().access_lifetime == 6
 
 
 def test_no_refresh_when_fresh(client, op):

@@ -56,7 +56,7 @@ def test_sessions_are_named_with_address_and_times_with_their_zone(three_devices
 
 def test_sign_out_one_other_session(three_devices):
     laptop, phone, tablet = three_devices
-    target = OIDCSession.objects.get(session_key=phone.session.session_key)
+    target = OIDCSession.objects.for_session_key(phone.session.session_key).get()
     html = laptop.get("/auth/sessions/").content.decode()
     page = laptop.post(
         "/auth/sessions/",
@@ -76,8 +76,8 @@ def test_another_users_session_is_refused(op, three_devices):
     op.sub, op.email = "someone-else", "bob@example.com"
     bob = browser(FIREFOX)
     sign_in(bob, op)
-    bobs = OIDCSession.objects.get(session_key=bob.session.session_key)
-    current = OIDCSession.objects.get(session_key=laptop.session.session_key)
+    bobs = OIDCSession.objects.for_session_key(bob.session.session_key).get()
+    current = OIDCSession.objects.for_session_key(laptop.session.session_key).get()
     for value in (bobs.pk, current.pk, "not-a-number", "", 10**9):
         page = laptop.post("/auth/sessions/", {"session": value}, follow=True)
         assert page.status_code == 200
@@ -107,7 +107,7 @@ def test_sign_out_needs_the_csrf_token(three_devices):
     laptop, phone, _ = three_devices
     strict = Client(enforce_csrf_checks=True)
     strict.cookies = laptop.cookies
-    target = OIDCSession.objects.get(session_key=phone.session.session_key)
+    target = OIDCSession.objects.for_session_key(phone.session.session_key).get()
     assert strict.post("/auth/sessions/", {"session": target.pk}).status_code == 403
     assert strict.post("/auth/sessions/", {"action": "end_others"}).status_code == 403
     assert phone.get("/auth/user/").status_code == 200

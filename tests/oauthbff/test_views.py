@@ -1,15 +1,20 @@
 import json
 import logging
 import time
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+import responses
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from oauthbff.callback import pending_sign_in
+from oauthbff.crypto import decrypt
 from oauthbff.models import OIDCIdentity, OIDCSession
 from oauthbff.sessions import SESSION_KEY
 from oauthbff.signals import session_ended, user_signed_in
@@ -61,7 +66,8 @@ def test_sign_in_creates_user_by_sub_and_cycles_session(client, op, caplog):
     assert [g.name for g in user.groups.all()] == ["customer"]
     assert not user.is_staff
     row = OIDCSession.objects.get()
-    assert row.session_key == client.session.session_key and row.sid == "sso-session-1"
+    assert OIDCSession.objects.for_session_key(client.session.session_key).get() == row
+    assert row.sid == "sso-session-1"
     assert row.refresh_token_id == "refresh-id-1"
     assert client.session[SESSION_KEY] == row.pk
     # Tokens are not in the session dict and are encrypted at rest.
@@ -136,6 +142,66 @@ def test_bad_id_token_gives_a_page_not_500(client, op, override, title):
     assert "_auth_user_id" not in client.session
 
 
+def test_anonymous_sign_in_starts_write_no_session_rows(op):
+    from django.contrib.sessions.models import Session
+
+    for _ in range(30):
+        assert Client().get("/auth/login/").status_code == 302
+    assert Session.objects.count() == 0
+
+
+def test_the_pending_sign_in_cookie_is_host_only_and_http_only_over_https(op, settings):
+    settings.SESSION_COOKIE_SECURE = True
+    client = Client()
+    client.get("/auth/login/", secure=True)
+    cookie = client.cookies["__Host-oauthbff_signin"]
+    assert cookie["secure"] and cookie["httponly"] and cookie["path"] == "/"
+    assert not cookie["domain"] and cookie["samesite"] == "Lax"
+
+
+def test_pending_sign_ins_are_bounded_per_browser_and_bound_to_it(client, op):
+    """A browser keeps its last five sign-ins; a state is good in the browser that started it."""
+    starts = [authorize_params(client.get("/auth/login/")["Location"]) for _ in range(7)]
+    for params in starts[:2]:
+        op.codes["c-" + params["state"]] = params["nonce"]
+        answer = client.get("/auth/callback/", {"code": "c-" + params["state"], **params})
+        assert answer.status_code == 400 and "already used" in answer.content.decode()
+    stranger = Client()
+    last = starts[-1]
+    op.codes["c-last"] = last["nonce"]
+    assert (
+        stranger.get("/auth/callback/", {"code": "c-last", "state": last["state"]}).status_code
+        == 400
+    )
+    assert OIDCSession.objects.count() == 0
+    op.codes["c-mine"] = starts[2]["nonce"]
+    mine = client.get("/auth/callback/", {"code": "c-mine", "state": starts[2]["state"]})
+    assert mine.status_code == 302 and OIDCSession.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"azp": "another-client"},
+        {"aud": [CLIENT_ID, "another-client"]},
+        {"aud": [CLIENT_ID, "another-client"], "azp": "another-client"},
+    ],
+)
+def test_an_id_token_for_another_authorized_party_does_not_sign_in(client, op, claims):
+    """OIDC Core §3.1.3.7: azp, when present or when aud names several clients, must be us."""
+    op.id_claims_override = claims
+    response, _ = sign_in(client, op)
+    assert response.status_code == 400
+    assert "could not verify" in response.content.decode()
+    assert not OIDCSession.objects.exists() and "_auth_user_id" not in client.session
+
+
+def test_an_id_token_for_several_audiences_with_our_azp_signs_in(client, op):
+    op.id_claims_override = {"aud": [CLIENT_ID, "another-client"], "azp": CLIENT_ID}
+    response, _ = sign_in(client, op)
+    assert response.status_code == 302 and OIDCSession.objects.count() == 1
+
+
 def test_replayed_state(client, op):
     response, params = sign_in(client, op)
     assert response.status_code == 302
@@ -161,7 +227,7 @@ def test_error_reply_access_denied(client, op):
     assert response.status_code == 403
     body = response.content.decode()
     assert "Sign-in cancelled" in body and "/auth/login/" in body
-    assert params["state"] not in client.session.get("oidc_states", {})
+    assert pending_sign_in(params["state"]) is None
 
 
 def test_iss_parameter_mismatch(client, op):
@@ -308,6 +374,15 @@ def test_refresh_endpoint_anonymous(client, op):
     assert client.post("/auth/refresh/").status_code == 401
 
 
+def test_the_id_token_hint_is_sent_only_when_asked_for(client, op, settings):
+    """LOGOUT_ID_TOKEN_HINT: for a provider that asks for confirmation without it (Keycloak)."""
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "LOGOUT_ID_TOKEN_HINT": True}
+    sign_in(client, op)
+    id_token = decrypt(OIDCSession.objects.get().id_token)
+    params = authorize_params(client.post("/auth/logout/")["Location"])
+    assert params["id_token_hint"] == id_token and params["client_id"] == CLIENT_ID
+
+
 def test_logout_get_confirms_post_signs_out(op):
     client = Client(enforce_csrf_checks=True)
     sign_in(client, op)
@@ -326,7 +401,10 @@ def test_logout_get_confirms_post_signs_out(op):
     assert f"{target.scheme}://{target.netloc}{target.path}" == f"{ISSUER}/oauth2/logout"
     params = authorize_params(response["Location"])
     assert params["post_logout_redirect_uri"] == "http://testserver/"
-    assert params["id_token_hint"].count(".") == 2 and params["state"]
+    assert params["state"] and params["client_id"] == CLIENT_ID
+    # The ID token (personal data) stays on the server; the provider's sid names the session.
+    assert "id_token_hint" not in params and "eyJ" not in response["Location"]
+    assert params["logout_hint"] == "sso-session-1"
     assert op.calls["revoke"] == 1 and not op.refresh_tokens
     assert client.get("/auth/user/").status_code == 401
     assert ended[0]["reason"] == "logout"
@@ -357,6 +435,37 @@ def test_admin_login_goes_to_provider(client, op):
     assert client.get("/admin/")["Location"].startswith("/admin/login/")
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example/", "//evil.example/admin/", "https:evil.example", "/\\evil.example"],
+)
+def test_admin_login_keeps_staff_on_the_site(client, op, target):
+    response = client.get("/admin/login/", {"next": target})
+    assert response.status_code == 302
+    assert response["Location"] == "/auth/login/?next=%2Fadmin%2F"
+    op.roles = ["admin"]
+    sign_in(client, op)
+    again = client.get("/admin/login/", {"next": target})
+    assert again.status_code == 302 and again["Location"] == "/admin/"
+
+
+def test_admin_sign_out_revokes_and_ends_the_provider_session(op):
+    op.roles = ["admin"]
+    client = Client(enforce_csrf_checks=True)
+    sign_in(client, op)
+    page = client.get("/admin/")
+    assert page.status_code == 200
+    token = page.context["csrf_token"]
+    assert client.post("/admin/logout/").status_code == 403  # CSRF, as the admin's own
+    response = client.post("/admin/logout/", {"csrfmiddlewaretoken": str(token)})
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"{ISSUER}/oauth2/logout?")
+    assert op.calls["revoke"] == 1 and not op.refresh_tokens
+    assert OIDCSession.objects.get().end_reason == "logout"
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
+    assert client.get("/admin/logout/")["Location"] == "/auth/logout/"
+
+
 def test_sessions_page_ends_other_sessions(op):
     first, second = Client(), Client()
     sign_in(first, op)
@@ -367,3 +476,104 @@ def test_sessions_page_ends_other_sessions(op):
     assert first.get("/auth/user/").status_code == 200
     assert second.get("/auth/user/").status_code == 401
     assert OIDCSession.objects.active().count() == 1
+
+
+def test_deactivating_a_user_ends_and_revokes_their_sessions(
+    op, django_capture_on_commit_callbacks
+):
+    browsers = [Client(), Client()]
+    for browser in browsers:
+        sign_in(browser, op)
+    user = get_user_model().objects.get()
+    user.is_active = False
+    with django_capture_on_commit_callbacks(execute=True):
+        user.save()
+    assert op.calls["revoke"] == 2 and not op.refresh_tokens
+    assert set(OIDCSession.objects.values_list("end_reason", flat=True)) == {"deactivated"}
+    for browser in browsers:
+        assert browser.get("/auth/user/").status_code == 401
+    user.first_name = "Ada"
+    with django_capture_on_commit_callbacks(execute=True):
+        user.save()
+    assert op.calls["revoke"] == 2
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [("get", "/auth/user/"), ("post", "/auth/refresh/"), ("get", "/api/make-change?total=1.00")],
+)
+def test_an_inactive_user_is_refused_on_every_request(client, op, method, path):
+    """Deactivated without signals (a bulk update): the next request is anonymous anyway."""
+    sign_in(client, op)
+    get_user_model().objects.update(is_active=False)
+    response = getattr(client, method)(path, HTTP_ACCEPT="application/json")
+    assert response.status_code == 401
+    assert "_auth_user_id" not in client.session
+    assert OIDCSession.objects.get().end_reason == "user_inactive"
+    assert op.calls["revoke"] == 1
+
+
+# --- a provider known to be down: the product's page, never a dead host ------------------------------
+def provider_goes_down(op):
+    refused = requests.exceptions.ConnectionError("refused")
+    op.rsps.replace(responses.GET, f"{ISSUER}/.well-known/openid-configuration", body=refused)
+    op.rsps.replace(responses.POST, op.metadata["revocation_endpoint"], body=refused)
+
+    def token_refused(form):
+        raise refused
+
+    op.token_override = token_refused
+
+
+def provider_comes_back(op):
+    op.rsps.replace(
+        responses.CallbackResponse(
+            responses.GET, f"{ISSUER}/.well-known/openid-configuration", callback=op._discovery
+        )
+    )
+    op.token_override = None
+
+
+def test_sign_in_with_the_provider_down_shows_the_unavailable_page_until_it_is_back(client, op):
+    from django.core.cache import cache
+
+    from oauthbff.provider import _cache_key
+
+    sign_in(Client(), op)  # discovery cached here, in memory and in the shared cache
+    provider_goes_down(op)
+    cache.clear()  # long after the last answer: nothing says the provider is up
+    page = client.get("/auth/login/")
+    assert page.status_code == 503 and not page.has_header("Location")
+    assert "Sign-in unavailable" in page.content.decode()
+    # Marked down: the next starts get the page without waiting on the dead host each time.
+    calls = op.calls["discovery"]
+    assert client.get("/auth/login/").status_code == 503
+    assert op.calls["discovery"] == calls
+    admin = client.get("/admin/", follow=True)
+    assert admin.status_code == 503
+    assert not any(url.startswith(ISSUER) for url, _ in admin.redirect_chain)
+    provider_comes_back(op)
+    cache.delete(_cache_key("probe", ISSUER))  # as five seconds later: the next start probes
+    again = client.get("/auth/login/")
+    assert again.status_code == 302 and again["Location"].startswith(f"{ISSUER}/oauth2/authorize")
+
+
+def test_a_failed_call_marks_the_provider_down_for_sign_in(client, op):
+    """A refresh that cannot reach the provider: sign-in shows the page at once (no restart)."""
+    sign_in(client, op)
+    provider_goes_down(op)
+    OIDCSession.objects.update(access_expires_at=timezone.now() - timedelta(seconds=5))
+    client.get("/auth/user/")  # the refresh fails: the provider is marked down
+    page = Client().get("/auth/login/")
+    assert page.status_code == 503 and "Sign-in unavailable" in page.content.decode()
+
+
+def test_sign_out_with_the_provider_down_signs_out_here_and_says_so(client, op):
+    sign_in(client, op)
+    provider_goes_down(op)
+    client.post("/auth/refresh/")  # a failed call marks it down
+    response = client.post("/auth/logout/")
+    assert response.status_code == 200 and not response.has_header("Location")
+    assert "Signed out here" in response.content.decode()
+    assert OIDCSession.objects.get().end_reason == "logout"
+    assert client.get("/auth/user/").status_code == 401

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from oauthbff.models import OIDCSession
 from oauthbff.signals import session_ended, tokens_refreshed, user_signed_in
 from userdata.models import SyncEvent, UserData
+from userdata.signals import data_pulled, data_pushed
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +70,24 @@ def test_sign_ins_refreshes_and_ended_sessions_are_counted(client, metrics_on):
     assert delta("bff_token_refreshes_total", result="failed") == 1
     assert delta("bff_sessions_ended_total", reason="logout") == 1
     assert delta("bff_sessions_ended_total", reason="refresh_failed") == 1
+
+
+def test_pushes_and_pulls_are_counted_by_result(client, metrics_on):
+    row = UserData.objects.create(subject="s9", email="p@example.com")
+    before = scrape(client)
+    data_pushed.send(UserData, row=row, ok=True, error="")
+    data_pushed.send(UserData, row=row, ok=False, error="IdP unreachable")
+    data_pulled.send(UserData, row=row, ok=True, error="")
+    after = scrape(client)
+
+    def delta(**labels):
+        name = "bff_userdata_syncs_total"
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta(direction="push", result="ok") == 1
+    assert delta(direction="push", result="failed") == 1
+    assert delta(direction="pull", result="ok") == 1
+    assert delta(direction="pull", result="failed") == 0
 
 
 def test_the_mirror_backlog_and_push_lag_are_read_at_scrape_time(client, metrics_on):

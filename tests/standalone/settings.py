@@ -63,3 +63,6 @@ AUTHENTICATION_BACKENDS = ["oauthbff.backends.OIDCBackend"]
 LOGIN_URL = "oauthbff:login"
 OAUTHBFF = {"ISSUER": ISSUER, "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}
 USERDATA = {"STORE": "local"}
+
+# Error reports without tokens (a system check asks for it, as the README does).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "oauthbff.debug.SafeExceptionReporterFilter"

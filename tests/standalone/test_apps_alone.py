@@ -46,7 +46,8 @@ def test_sign_in_and_out_with_the_apps_own_templates(op):
     ]
     assert "Sign out?" in page.content.decode() and "ChangeBank" not in page.content.decode()
     sessions = client.get("/auth/sessions/")
-    assert sessions.status_code == 200 and "this session" in sessions.content.decode()
+    assert sessions.status_code == 200 and "This session" in sessions.content.decode()
+    assert "ChangeBank" not in sessions.content.decode()
     assert client.post("/auth/logout/").status_code == 302
     assert OIDCSession.objects.get().end_reason == "logout"
 
@@ -57,3 +58,47 @@ def test_error_pages_are_the_apps_own(client):
     body = page.content.decode()
     assert "Sign-in link expired" in body and "ChangeBank" not in body
     assert "oauthbff/base.html" in [t.name for t in page.templates]
+
+
+def test_the_admin_pages_render_from_the_apps_own_templates(op):
+    """The admins' change pages, conflict table and history come from the wheel, not the demo."""
+    from django.contrib.auth import get_user_model
+
+    from userdata.models import SyncEvent, UserData
+
+    customer = Client()
+    sign_in(customer, op)
+    ada = get_user_model().objects.get(email=op.email)
+    row, _ = UserData.objects.update_or_create(
+        user=ada,
+        defaults={
+            "subject": op.sub,
+            "email": op.email,
+            "data": {"userData": "local text"},
+            "pending": True,
+            "conflict_remote_data": {"userData": "remote text"},
+            "conflict_remote_version": 1_700_000_000_000,
+            "conflict_at": ada.date_joined,
+        },
+    )
+    SyncEvent.objects.create(userdata=row, kind="conflict", message="Conflict.")
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_superuser("boss", "b@example.com", "x"))
+    session = OIDCSession.objects.get(user=ada)
+    pages = {
+        f"/admin/userdata/userdata/{row.pk}/change/": "admin/userdata/userdata/change_form.html",
+        f"/admin/oauthbff/oidcsession/{session.pk}/change/": (
+            "admin/oauthbff/oidcsession/change_form.html"
+        ),
+        f"/admin/auth/user/{ada.pk}/change/": "admin/oauthbff/labelled_change_form.html",
+        f"/admin/auth/user/{ada.pk}/history/": "admin/oauthbff/labelled_object_history.html",
+        "/admin/auth/user/": "admin/oauthbff/noted_change_list.html",
+    }
+    for url, template in pages.items():
+        page = staff.get(url)
+        assert page.status_code == 200, url
+        assert template in [t.name for t in page.templates], url
+        assert "ChangeBank" not in page.content.decode()
+    conflict = staff.get(f"/admin/userdata/userdata/{row.pk}/change/").content.decode()
+    assert "<mark>local</mark>" in conflict and "<mark>remote</mark>" in conflict
+    assert "userdata/admin.css" in conflict and "oauthbff/admin.css" in conflict

@@ -127,7 +127,7 @@ def test_conflict_page_shows_both_copies_side_by_side_with_differences_marked(st
     [("local", "<script>local</script>"), ("remote", "remote")],
 )
 def test_resolve_from_the_change_page_posts_with_csrf(
-    strict_staff, rows, memory_store, keep, expected
+    strict_staff, rows, memory_store, keep, expected, django_capture_on_commit_callbacks
 ):
     _, conflict, _ = rows
     page = f"{URL}{conflict.pk}/change/"
@@ -135,9 +135,12 @@ def test_resolve_from_the_change_page_posts_with_csrf(
     assert refused.status_code == 403
     assert UserData.objects.get(pk=conflict.pk).has_conflict
     token = _csrf(strict_staff, page)
-    response = strict_staff.post(
-        f"{URL}{conflict.pk}/resolve/", {"keep": keep, "csrfmiddlewaretoken": token}, follow=True
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the push task, queued on commit
+        response = strict_staff.post(
+            f"{URL}{conflict.pk}/resolve/",
+            {"keep": keep, "csrfmiddlewaretoken": token},
+            follow=True,
+        )
     assert response.redirect_chain[-1][0] == page
     conflict.refresh_from_db()
     assert not conflict.has_conflict and conflict.data == {"userData": expected}

@@ -274,7 +274,7 @@ def test_syncuserdata_pull_mirrors_every_user_of_a_large_tenant(settings):
         stores.reset_store()
         out = io.StringIO()
         try:
-            call_command("syncuserdata", "pull", "--json", stdout=out)
+            call_command("syncuserdata", "pull", "--inline", "--json", stdout=out)
         finally:
             stores.reset_store()
     summary = json.loads(out.getvalue())

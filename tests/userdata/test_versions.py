@@ -182,3 +182,12 @@ def test_history_records_the_idp_change_a_stale_save_met(signed_in, memory_store
     changed_at_idp(memory_store, row, "changed at the IdP")
     post_json(client, {"userData": "old tab", "version": row.version})
     assert UserData.objects.get(pk=row.pk).events.filter(kind=SyncEvent.Kind.PULL).exists()
+
+
+def test_a_browser_opening_the_address_gets_the_field_as_a_page(signed_in, client):
+    signed_in_client, *_ = signed_in
+    page = signed_in_client.get(URL, HTTP_ACCEPT="text/html,application/xhtml+xml")
+    assert page.status_code == 200 and 'id="userdata-form"' in page.content.decode()
+    signed_in_client.logout()
+    away = signed_in_client.get(URL, HTTP_ACCEPT="text/html")
+    assert away.status_code == 302 and away["Location"].startswith("/auth/login/?next=")

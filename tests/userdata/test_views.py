@@ -50,7 +50,7 @@ def test_home_signed_in_greets_and_prefills_escaped(signed_in, memory_store):
     assert "&lt;b&gt;hello&lt;/b&gt; &amp; bye</textarea>" in html
     assert 'role="status"' in html and 'aria-live="polite"' in html
     assert 'aria-describedby="userdata-hint userdata-limit"' in html
-    assert "Sign out" in html and "js/userdata.js" in html
+    assert "Sign out" in html and "userdata/userdata.js" in html
     assert memory_store.calls == []
 
 

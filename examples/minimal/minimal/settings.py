@@ -1,10 +1,11 @@
-"""The smallest project on the installed ``oauthbff`` app: a ``startproject`` settings file plus the
-lines marked "oauthbff". Only the provider's three values come from the environment:
+"""The smallest project on the installed apps: a ``startproject`` settings file plus the lines marked
+"oauthbff" and "userdata". Only the provider's three values come from the environment:
 
     OIDC_ISSUER=https://idp.example.com OIDC_CLIENT_ID=... OIDC_CLIENT_SECRET=... \
         python manage.py runserver
 
-SQLite and the local-memory cache; no Redis (one process, so the refresh lock needs no sharing).
+SQLite and the local-memory cache; no Redis (one process, so the refresh lock needs no sharing) and
+no Celery (userdata then does its work in the request that asks for it).
 """
 
 import os
@@ -25,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "oauthbff",  # oauthbff
+    "userdata",  # userdata
 ]
 
 MIDDLEWARE = [
@@ -68,6 +70,8 @@ STATIC_URL = "static/"
 AUTHENTICATION_BACKENDS = ["oauthbff.backends.OIDCBackend"]
 LOGIN_URL = "oauthbff:login"
 
+DEFAULT_EXCEPTION_REPORTER_FILTER = "oauthbff.debug.SafeExceptionReporterFilter"
+
 OAUTHBFF = {
     "ISSUER": os.environ["OIDC_ISSUER"],
     "CLIENT_ID": os.environ["OIDC_CLIENT_ID"],
@@ -75,3 +79,8 @@ OAUTHBFF = {
     # The one hook this example overrides: where roles come from (minimal/roles.py).
     "ROLES_MAPPER": "minimal.roles.GroupsOrRolesMapper",
 }
+
+# --- userdata ------------------------------------------------------------------------------------
+# The user-data field on the home page; "local" keeps the text in this project's database. With
+# FusionAuth or Auth0 the store pulls and pushes the provider's per-application data instead.
+USERDATA = {"STORE": "local"}

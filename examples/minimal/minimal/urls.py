@@ -6,5 +6,6 @@ from minimal import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("auth/", include("oauthbff.urls")),
+    path("", include("userdata.urls")),
     path("admin/", admin.site.urls),
 ]

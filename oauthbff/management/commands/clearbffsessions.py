@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from oauthbff.models import OIDCSession
-from oauthbff.sessions import SESSION_KEY, end_session
+from oauthbff.sessions import SESSION_KEY, django_session_key, end_session
 
 
 class Command(BaseCommand):
@@ -25,7 +25,8 @@ class Command(BaseCommand):
         ended = 0
         for row in OIDCSession.objects.active().select_related("user").iterator():
             # load() is empty for a missing or expired session (and checks expiry, exists() not).
-            if store(session_key=row.session_key).load().get(SESSION_KEY) != row.pk:
+            key = django_session_key(row)
+            if not key or store(session_key=key).load().get(SESSION_KEY) != row.pk:
                 ended += end_session(row, "expired", delete_django_session=False)
         cutoff = timezone.now() - timedelta(days=keep_days)
         deleted, _ = OIDCSession.objects.filter(ended_at__lt=cutoff).delete()

@@ -156,7 +156,7 @@
       } else if (response.status === 409 && data.conflict) {
         took({ version: data.version, text: data.text });
         openChoice(data.conflict);
-      } else if (response.status === 403 && data.error === "csrf_failed") {
+      } else if (response.status === 403 && data.error === "csrf_failed" && data.signed_in) {
         keepDraft();
         show("error", data.message);  // a stale page, not an ended session
       } else if (response.status === 401 || response.status === 403) {
