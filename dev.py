@@ -33,21 +33,54 @@ def say(message):
     print(f"==> {message}", flush=True)
 
 
+def lock_of(requirements):
+    """The lock beside a requirements file: requirements.txt -> requirements.lock."""
+    return ROOT / f"{Path(requirements).stem}.lock"
+
+
 def ensure_venv(requirements):
-    """Create .venv and install the pinned requirements, skipping the install when nothing changed."""
+    """Create .venv and install the locked requirements, skipping the install when nothing changed.
+
+    The requirements files name what we depend on; their locks pin the whole tree with hashes
+    (`python3 dev.py lock` writes them), so every machine installs the same, verified files.
+    """
     if not PY.exists():
         say("creating the virtual environment in .venv")
         venv.EnvBuilder(with_pip=True).create(VENV)
-    digest = hashlib.sha256()
-    for name in ("requirements.txt", requirements):
-        digest.update((ROOT / name).read_bytes())
+    lock = lock_of(requirements)
+    digest = hashlib.sha256(lock.read_bytes())
     marker = VENV / f".installed-{Path(requirements).stem}"
     if marker.exists() and marker.read_text() == digest.hexdigest():
         return
-    say(f"installing {requirements}")
+    say(f"installing {lock.name}")
     pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "-r", str(ROOT / requirements)], check=True)
+    subprocess.run([*pip, "--require-hashes", "-r", str(lock)], check=True)
     marker.write_text(digest.hexdigest())
+
+
+def lock(args):
+    """Pin the whole dependency tree of each requirements file, with hashes, into its lock."""
+    ensure_venv("requirements-test.txt")
+    for requirements in ("requirements.txt", "requirements-test.txt"):
+        say(f"locking {requirements} into {lock_of(requirements).name}")
+        subprocess.run(
+            [
+                str(VENV / "bin" / "pip-compile"),
+                "--quiet",
+                "--generate-hashes",
+                "--allow-unsafe",
+                "--strip-extras",
+                "--no-emit-index-url",
+                "--no-emit-find-links",
+                *(["--upgrade"] if args.upgrade else []),
+                "--output-file",
+                lock_of(requirements).name,
+                requirements,
+            ],
+            cwd=ROOT,
+            check=True,
+            env={**os.environ, "CUSTOM_COMPILE_COMMAND": "python3 dev.py lock"},
+        )
 
 
 def dev_env(**extra):
@@ -358,6 +391,13 @@ def main():
         help="do not start the Celery worker and beat (run them yourself: see the README)",
     )
     start_cmd.set_defaults(handler=start)
+    lock_cmd = commands.add_parser(
+        "lock", help="pin every dependency with hashes (requirements*.txt -> requirements*.lock)"
+    )
+    lock_cmd.add_argument(
+        "--upgrade", action="store_true", help="move unpinned dependencies to their newest versions"
+    )
+    lock_cmd.set_defaults(handler=lock)
     test_cmd = commands.add_parser("test", help="set up and run the whole test suite")
     test_cmd.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
     test_cmd.set_defaults(handler=test)
