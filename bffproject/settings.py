@@ -229,6 +229,8 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"] if not SECURE_HSTS_PRELOAD else []
 
 # --- oauthbff: the OpenID Connect relying party --------------------------------------------------
 OAUTHBFF = {
+    # Every call to the provider and to upstreams carries the request's X-Request-ID.
+    "OUTBOUND_HEADERS": "ops.requestid.outbound_headers",
     # Exactly as the provider announces it, trailing "/" included (Auth0's has one).
     "ISSUER": _setting("OIDC_ISSUER", demo=_DEMO.get("issuer")),
     "CLIENT_ID": _setting("OIDC_CLIENT_ID", demo=_DEMO.get("applicationId")),

@@ -34,6 +34,9 @@ DEFAULTS = {
     "ALLOWED_ALGORITHMS": ["RS256", "ES256", "PS256"],
     # Seconds (or a (connect, read) pair) every call to the provider may take.
     "HTTP_TIMEOUT": 5.0,
+    # A function (dotted path) returning extra headers for every outbound call, e.g. the current
+    # request's id, so the provider's and upstreams' logs can be matched with ours; None: none.
+    "OUTBOUND_HEADERS": None,
     # Seconds a discovery document / JWKS stays cached, and the minimum gap between two JWKS
     # refetches triggered by an unknown ``kid``.
     "DISCOVERY_CACHE_SECONDS": 3600,
@@ -121,7 +124,7 @@ DEFAULTS = {
 }
 
 # Settings holding a dotted path: read as the object it names.
-IMPORT_STRINGS = ("ROLES_MAPPER",)
+IMPORT_STRINGS = ("ROLES_MAPPER", "OUTBOUND_HEADERS")
 
 
 class OAuthBFFSettings:

@@ -44,6 +44,9 @@ class TimeoutSession(requests.Session):
     def request(self, method, url, **kwargs):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout()
+        extra = oauthbff_settings.OUTBOUND_HEADERS
+        if extra is not None:
+            kwargs["headers"] = {**extra(), **(kwargs.get("headers") or {})}
         return super().request(method, url, **kwargs)
 
 

@@ -26,3 +26,9 @@ def from_header(value):
     if value and _VALID.fullmatch(value):
         return value
     return uuid.uuid4().hex
+
+
+def outbound_headers():
+    """``OAUTHBFF["OUTBOUND_HEADERS"]``: the request's id on the calls made while serving it."""
+    value = request_id.get()
+    return {} if value == "-" else {HEADER: value}
