@@ -21,7 +21,6 @@ class MemoryStore(UserDataStore):
     """A FusionAuth-like store in memory: versions move on each write; faults can be switched on."""
 
     name = "memory"
-    supports_bulk = True
 
     def __init__(self):
         self.users = {}

@@ -138,7 +138,6 @@ class UserDataStore:
 
     name = "base"
     has_remote = True
-    supports_bulk = False
 
     @classmethod
     def from_settings(cls, conf):

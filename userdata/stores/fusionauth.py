@@ -17,7 +17,6 @@ class FusionAuthStore(UserDataStore):
     registration's roles and other fields."""
 
     name = "fusionauth"
-    supports_bulk = True
 
     def __init__(self, *, api_url, api_key, application_id, tenant_id="", page_size=500, **http):
         if not api_url or not api_key or not application_id:
