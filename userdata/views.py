@@ -188,7 +188,10 @@ def _refused(request, wants_json, message, text, *, status):
 def _conflict(request, wants_json, row, text):
     """409: both texts, for the user to keep theirs, take the current one, or edit and save."""
     choice = field.conflict_choice(row, text)
-    message = field.STATE_MESSAGES["conflict"]
+    if row.has_conflict:
+        message = field.STATE_MESSAGES["conflict"]
+    else:  # a save based on an older version: another tab, or the provider, changed it since
+        message = "The text changed since this page showed it. Choose which to keep."
     if wants_json:
         return JsonResponse(
             {"error": message, "state": "conflict", "conflict": choice, **_current(row)},
