@@ -9,15 +9,13 @@ refuses what the standards refuse, so the BFF meets a strict provider here: an i
 import json
 import os
 import shutil
-import signal
-import subprocess
-import time
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from tests.fixtures.devidp import _FormParser, free_port
+from tests.fixtures.stack import Service
 
 HERE = Path(__file__).resolve().parent
 SERVER = HERE / "server.mjs"
@@ -72,46 +70,23 @@ class NodeOP:
                 {"port": self.port, "issuer": self.issuer, "clients": self.clients, **self.options}
             )
         )
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
+        self.process = Service(
+            f"nodeop-{self.port}",
             [node_binary(), str(SERVER), str(config)],
+            {**os.environ, "NODE_ENV": "test"},
+            self.workdir,
+            ready_url=self.discovery_url,
             cwd=HERE,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "NODE_ENV": "test"},
-        )
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"node-oidc-provider exited early:\n{self.log_tail()}")
-            try:
-                if requests.get(self.discovery_url, timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"node-oidc-provider did not start within 30 s:\n{self.log_tail()}")
+        ).start(timeout=30)
+        return self
 
     def stop(self):
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        if self.process is not None:
+            self.process.stop()
         self.process = None
 
     def log_tail(self, lines=40):
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return self.process.log_tail(lines) if self.process else ""
 
     # --- a browser at the provider -----------------------------------------------------------
     def _on_provider(self, url):
