@@ -245,6 +245,7 @@ OAUTHBFF = {
     "TOKEN_AUTH_METHOD": env.str("OIDC_TOKEN_AUTH_METHOD", default="client_secret_basic"),
     "CLIENT_PRIVATE_KEY_FILE": env.list("OIDC_CLIENT_PRIVATE_KEY_FILE", default=[]),
     "AUDIENCE": env.str("OIDC_AUDIENCE", default=""),
+    "RESOURCE": env.list("OIDC_RESOURCE", default=[]),
     "PAR": env.str("OIDC_PAR", default="auto"),
     "DPOP": env.bool("OIDC_DPOP", default=False),
     "PROFILE": env.str("OIDC_PROFILE", default=""),

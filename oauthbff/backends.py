@@ -29,6 +29,7 @@ from oauthbff.models import OIDCIdentity
 from oauthbff.oidc_client import access_token_claims, dpop_enabled, fetch_userinfo, token_request
 from oauthbff.provider import get_provider
 from oauthbff.roles import get_roles_mapper
+from oauthbff.upstreams import as_list, sign_in_scope
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def oidc_setting(attr, *args):
     mapping = {
         "OIDC_RP_CLIENT_ID": lambda: oauthbff_settings.CLIENT_ID,
         "OIDC_RP_CLIENT_SECRET": lambda: oauthbff_settings.CLIENT_SECRET,
-        "OIDC_RP_SCOPES": lambda: oauthbff_settings.SCOPES,
+        "OIDC_RP_SCOPES": sign_in_scope,
         "OIDC_OP_AUTHORIZATION_ENDPOINT": lambda: provider().authorization_endpoint,
         "OIDC_OP_TOKEN_ENDPOINT": lambda: provider().token_endpoint,
         "OIDC_OP_USER_ENDPOINT": lambda: provider().userinfo_endpoint,
@@ -156,9 +157,14 @@ class OIDCBackend(OIDCAuthenticationBackend):
 
     @sensitive_variables()
     def get_token(self, payload):
-        """Exchange the code with the configured client authentication (ours, with timeouts); with
-        DPoP, the session's new key pair proves possession and the tokens are bound to it."""
+        """Exchange the code with the configured client authentication (ours, with timeouts) for
+        the RESOURCE the access token is for; with DPoP, the session's new key pair proves
+        possession and the tokens are bound to it."""
         payload = {k: v for k, v in payload.items() if k not in ("client_id", "client_secret")}
+        resources = as_list(oauthbff_settings.RESOURCE)
+        if resources:
+            # RFC 8707 §2.2: the token is for these; upstreams' own come by refresh grant later.
+            payload["resource"] = resources
         self.dpop_key = None
         if dpop_enabled():
             state = self.request.GET.get("state", "")

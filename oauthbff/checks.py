@@ -11,7 +11,6 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from oauthbff.backends import OIDCBackend
-from oauthbff.client import upstream_problem
 from oauthbff.conf import oauthbff_settings
 from oauthbff.crypto import configured_keys
 from oauthbff.debug import SafeExceptionReporterFilter
@@ -21,6 +20,7 @@ from oauthbff.middleware import TokenRefreshMiddleware
 from oauthbff.par import PAR_MODES, par_mode
 from oauthbff.provider import read_discovery
 from oauthbff.roles import RolesMapper
+from oauthbff.upstreams import as_list, resource_problem, upstream_problem
 
 TOKEN_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 FAPI2_ALGORITHMS = {"PS256", "ES256"}
@@ -114,6 +114,7 @@ def check_oauthbff_settings(app_configs, **kwargs):
                 id="oauthbff.W001",
             )
         )
+    errors.extend(_check_resources())
     if int(oauthbff_settings.REFRESH_LEEWAY) < 0:
         errors.append(_error("OAUTHBFF['REFRESH_LEEWAY'] must not be negative.", 11))
     superuser_roles = set(oauthbff_settings.SUPERUSER_ROLES) - set(oauthbff_settings.STAFF_ROLES)
@@ -160,6 +161,23 @@ def check_oauthbff_settings(app_configs, **kwargs):
     errors.extend(_check_exception_reporter_filter())
     errors.extend(_check_url_lists())
     return errors
+
+
+def _check_resources():
+    """RESOURCE: RFC 8707 §2 resource indicators, each an absolute URI without a fragment (the
+    provider would refuse the whole sign-in with invalid_target)."""
+    value = oauthbff_settings.RESOURCE
+    if value and not isinstance(value, str | list | tuple):
+        return [_error("OAUTHBFF['RESOURCE'] (OIDC_RESOURCE) must be a URI or a list of URIs.", 43)]
+    return [
+        _error(
+            f"OAUTHBFF['RESOURCE'] (OIDC_RESOURCE) {uri!r} {problem}; a resource indicator is an "
+            "absolute URI without a fragment (RFC 8707 §2).",
+            43,
+        )
+        for uri in as_list(value)
+        if (problem := resource_problem(uri))
+    ]
 
 
 def _check_url_lists():
@@ -400,8 +418,9 @@ def check_token_encryption_key(app_configs=None, **kwargs):
 def check_upstreams(app_configs=None, **kwargs):
     """Every UPSTREAMS entry is usable; tokens go to remote hosts only over HTTPS."""
     messages = []
-    for name, url in (oauthbff_settings.UPSTREAMS or {}).items():
-        problem = upstream_problem(name, url)
+    for name, entry in (oauthbff_settings.UPSTREAMS or {}).items():
+        url = entry.get("url") if isinstance(entry, dict) else entry
+        problem = upstream_problem(name, entry)
         if problem:
             messages.append(
                 Error(

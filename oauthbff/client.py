@@ -14,18 +14,21 @@ import unicodedata
 from urllib.parse import quote, urlsplit
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 
-from oauthbff.conf import oauthbff_settings
 from oauthbff.dpop import nonce_for, remember_nonce
-from oauthbff.exceptions import SessionExpired
+from oauthbff.exceptions import SessionExpired, UpstreamTokenRefused
 from oauthbff.http import upstream_session
 from oauthbff.refresh import get_access_token
 from oauthbff.sessions import current_session, session_dpop_key
+from oauthbff.upstream_tokens import upstream_access_token
+from oauthbff.upstreams import configured_upstreams, get_upstream
 
 __all__ = [
     "SessionExpired",
     "UnknownUpstream",
     "UnsafePath",
+    "UpstreamTokenRefused",
     "UserApiClient",
     "build_url",
     "get_upstreams",
@@ -77,30 +80,9 @@ class DPoPAuth(requests.auth.AuthBase):
         return "DPoPAuth(<redacted>)"
 
 
-_UPSTREAM_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def upstream_problem(name, url):
-    """Why an UPSTREAMS entry cannot be used (None when it can): names are one URL segment, and a
-    base URL is absolute http(s) with no query, fragment or credentials."""
-    if not isinstance(name, str) or not _UPSTREAM_NAME_RE.fullmatch(name):
-        return "has a name that is not letters, digits, '-' or '_'"
-    parts = urlsplit(str(url or ""))
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "is not an absolute http(s) URL"
-    if parts.query or parts.fragment or parts.username or parts.password:
-        return "must not contain a query, fragment or credentials"
-    return None
-
-
 def get_upstreams():
     """The allowlist: {name: base URL without a trailing slash}; unusable entries are left out."""
-    upstreams = oauthbff_settings.UPSTREAMS or {}
-    return {
-        name: str(url).rstrip("/")
-        for name, url in upstreams.items()
-        if upstream_problem(name, url) is None
-    }
+    return {name: upstream.url for name, upstream in configured_upstreams().items()}
 
 
 def check_path(path):
@@ -136,28 +118,42 @@ def build_url(base_url, path):
 
 
 class UserApiClient:
-    """Calls one downstream API as the user of one Django request; make one per request."""
+    """Calls one downstream API as the user of one Django request; make one per request.
 
-    def __init__(self, request, base_url, *, timeout=None):
+    Given the ``upstream`` (an ``oauthbff.upstreams.Upstream``) with a resource, audience or scope
+    of its own, it sends that API's own token (``oauthbff.upstream_tokens``), never the session's
+    main one.
+    """
+
+    def __init__(self, request, base_url, *, timeout=None, upstream=None):
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("An upstream base URL must be an absolute http(s) URL.")
         self.django_request = request
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.upstream = upstream
+
+    @sensitive_variables()
+    def access_token(self):
+        """The token this API gets: its own when it has a target, else the session's."""
+        if self.upstream is not None and self.upstream.has_own_token:
+            return upstream_access_token(self.django_request, self.upstream)
+        return get_access_token(self.django_request)
 
     def __repr__(self):
         return f"<UserApiClient {self.base_url}>"
 
     def request(self, method, path="", *, headers=None, timeout=None, **kwargs):
         """Send one request with the user's current access token (as a DPoP-bound token with its
-        proof when the session has a DPoP key); raises SessionExpired.
+        proof when the session has a DPoP key); raises SessionExpired, and UpstreamTokenRefused
+        when the provider will not mint this API's own token.
 
         Network failures surface as ``requests`` exceptions (Timeout, ConnectionError) for the
         caller to turn into a status; redirects are returned, never followed.
         """
         url = build_url(self.base_url, path)
-        token = get_access_token(self.django_request)
+        token = self.access_token()
         dpop_key = session_dpop_key(current_session(self.django_request))
         headers = {
             k: v for k, v in (headers or {}).items() if k.lower() not in ("authorization", "dpop")
@@ -196,7 +192,7 @@ class UserApiClient:
 
 def upstream_client(request, name, *, timeout=None):
     """A client for the upstream named ``name`` in OAUTHBFF["UPSTREAMS"]; UnknownUpstream otherwise."""
-    base_url = get_upstreams().get(name)
-    if not base_url:
+    upstream = get_upstream(name)
+    if upstream is None:
         raise UnknownUpstream(name)
-    return UserApiClient(request, base_url, timeout=timeout)
+    return UserApiClient(request, upstream.url, timeout=timeout, upstream=upstream)

@@ -56,6 +56,11 @@ DEFAULTS = {
     # The API the access token is for, as Auth0's "audience" authorization parameter (its access
     # token is otherwise opaque and good only for userinfo); empty: none sent.
     "AUDIENCE": "",
+    # Resource indicators (RFC 8707) the access token is for: absolute URIs, a list or
+    # comma-separated, sent as ``resource`` in the authorization request (and its push) and the
+    # code exchange; empty: none sent. Upstreams with a resource of their own add theirs to the
+    # authorization request (see UPSTREAMS).
+    "RESOURCE": [],
     # Pushed authorization requests (RFC 9126): "auto" pushes whenever the provider offers them,
     # "true" requires them (no sign-in without), "false" never pushes.
     "PAR": "auto",
@@ -114,7 +119,9 @@ DEFAULTS = {
     # A cookie that may carry an access token for the APIs (e.g. "app.at"); empty: none.
     "ACCESS_TOKEN_COOKIE": "",
     # --- calling downstream APIs ----------------------------------------------------------------
-    # The allowlist {name: base URL} of APIs called with the user's token (client and proxy).
+    # The allowlist {name: base URL} of APIs called with the user's token (client and proxy). An
+    # entry may be {"url": base URL, "resource": ..., "audience": ..., "scope": ...}: that API
+    # then gets a token minted for it (refresh grant), never the session's main token.
     "UPSTREAMS": {},
     # (connect, read) seconds for calls to downstream APIs.
     "UPSTREAM_TIMEOUT": (3.05, 15.0),

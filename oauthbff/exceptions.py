@@ -39,3 +39,14 @@ class RefreshUnavailable(SessionExpired):
     """Refresh failed for a passing reason (provider down, timeout): the local session is kept."""
 
     temporary = True
+
+
+class UpstreamTokenRefused(Exception):
+    """The provider will not mint a token for an upstream's resource, audience or scope
+    (``invalid_target``, ``invalid_scope``): its configuration, not the session, is at fault."""
+
+    def __init__(self, upstream, error):
+        super().__init__(
+            f"The identity provider issues no token for the API {upstream!r} ({error})."
+        )
+        self.upstream, self.error = upstream, error

@@ -100,3 +100,32 @@ class OIDCSession(models.Model):
     @property
     def is_active(self):
         return self.ended_at is None
+
+
+class UpstreamToken(models.Model):
+    """An access token minted for one upstream API (its resource, audience or scope), for one
+    session: obtained with the session's refresh token, encrypted like the session's own tokens,
+    and gone with the session. ``target`` is what it was minted for: a token for another target
+    (the settings changed) is never sent."""
+
+    session = models.ForeignKey(
+        OIDCSession, on_delete=models.CASCADE, related_name="upstream_tokens"
+    )
+    upstream = models.CharField(max_length=100)
+    target = models.TextField(editable=False)
+    access_token = models.TextField(editable=False)
+    expires_at = models.DateTimeField()
+    # Seconds the token was issued for: it is renewed at most half of it before expiry.
+    lifetime = models.PositiveIntegerField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "upstream access token"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "upstream"], name="oauthbff_unique_upstream_token"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.upstream} token of session {self.session_id}"

@@ -53,7 +53,11 @@ def pushed_authorization_url(authorization_url, provider, *, dpop_key=None):
     """``authorization_url`` (an authorization request built with every parameter in its query)
     turned into the provider's authorization endpoint with only client_id and request_uri."""
     parts = urlsplit(authorization_url)
-    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    params = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        params.setdefault(name, []).append(value)
+    # A repeated parameter (RFC 8707 ``resource``) is pushed as often as it was given.
+    params = {name: values[0] if len(values) == 1 else values for name, values in params.items()}
     request_uri = push_authorization_request(params, dpop_key=dpop_key)
     query = urlencode({"client_id": params["client_id"], "request_uri": request_uri})
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

@@ -13,10 +13,11 @@ import requests
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from oauthbff.client import UnsafePath, UserApiClient, check_path, get_upstreams
+from oauthbff.client import UnsafePath, UserApiClient, check_path
 from oauthbff.conf import oauthbff_settings
-from oauthbff.exceptions import SessionExpired
+from oauthbff.exceptions import SessionExpired, UpstreamTokenRefused
 from oauthbff.responses import json_error
+from oauthbff.upstreams import get_upstream
 
 logger = logging.getLogger(__name__)
 
@@ -122,9 +123,10 @@ def read_body(upstream, limit):
 
 
 def check_forwardable(request, name, path):
-    """The upstream's base URL for a call that may be forwarded; ProxyRefused otherwise."""
-    base_url = get_upstreams().get(name)
-    if not base_url:
+    """The upstream (``oauthbff.upstreams.Upstream``) for a call that may be forwarded; ProxyRefused
+    otherwise."""
+    upstream = get_upstream(name)
+    if upstream is None:
         raise ProxyRefused(404, "not_found", "There is no such API.")
     if request.method not in ALLOWED_METHODS:
         allow = ", ".join(sorted(ALLOWED_METHODS))
@@ -152,14 +154,16 @@ def check_forwardable(request, name, path):
         ) from exc
     if declared > limit:
         raise ProxyRefused(413, "too_large", f"The request body is larger than {limit} bytes.")
-    return base_url
+    return upstream
 
 
-def send_upstream(request, name, base_url, path):
-    """Send the browser's call upstream with the user's token; the streamed upstream response."""
+def send_upstream(request, upstream, path):
+    """Send the browser's call upstream with the user's token (or the one minted for that API); the
+    streamed upstream response."""
+    name = upstream.name
     body = request.body if request.method not in ("GET", "HEAD") else None
     try:
-        return UserApiClient(request, base_url).request(
+        return UserApiClient(request, upstream.url, upstream=upstream).request(
             request.method,
             path,
             params=request.META.get("QUERY_STRING") or None,
@@ -177,6 +181,13 @@ def send_upstream(request, name, base_url, path):
             ) from exc
         raise ProxyRefused(
             401, "session_expired", "Your session has ended; sign in again."
+        ) from exc
+    except UpstreamTokenRefused as exc:
+        # Never the session's main token instead: it is not meant for this API.
+        raise ProxyRefused(
+            502,
+            "upstream_token_refused",
+            "The identity provider issues no token for this API; its configuration needs a look.",
         ) from exc
     except requests.Timeout as exc:
         logger.warning("oauthbff proxy: upstream %r timed out", name)
@@ -214,8 +225,8 @@ def browser_response(name, upstream):
 
 def forward(request, name, path=""):
     """Forward one browser API call to the upstream ``name`` as the signed-in user."""
-    base_url = check_forwardable(request, name, path)
-    return browser_response(name, send_upstream(request, name, base_url, path))
+    upstream = check_forwardable(request, name, path)
+    return browser_response(name, send_upstream(request, upstream, path))
 
 
 @csrf_exempt  # The anti-forgery header replaces the CSRF token for these JSON calls.

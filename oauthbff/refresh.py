@@ -1,7 +1,9 @@
 """Keeping a session's access token fresh: single-flight refresh across threads and processes.
 
 Every refresh bumps the row's ``version`` with a compare-and-set; the lock is ``cache.add`` (SET NX
-on Redis) with a timeout, and waiters poll the row for a new ``version``. Roles follow the provider
+on Redis) with a timeout, and waiters poll the row for a new ``version``. The same lock guards the
+grants that mint upstream APIs' tokens (``oauthbff.upstream_tokens``): they spend the same refresh
+token. Roles follow the provider
 at each refresh (read from the refreshed tokens, userinfo or introspection; none: no roles),
 through the signed-in backend's ``update_user`` hook.
 """
@@ -74,24 +76,22 @@ def _failure_key(row, version):
     return f"oauthbff:refresh-failed:{row.pk}:{version}"
 
 
-def refresh_tokens(row, *, request=None, force=False):
-    """Refresh ``row``'s tokens, single-flight across threads and processes; return the fresh row.
+def single_flight(row, *, locked, ready, failure_key):
+    """Run ``locked()`` holding the session's refresh lock (one per session, across threads and
+    processes), or wait for the holder's result: ``ready()`` is polled until it returns something
+    other than None. Everything that spends the session's refresh token goes through here, so a
+    rotating provider never sees it used twice.
 
-    Waiters give up after REFRESH_WAIT_SECONDS with RefreshUnavailable.
+    Waiters give up after REFRESH_WAIT_SECONDS, or as soon as the holder left ``failure_key`` in
+    the cache (the provider is down), with RefreshUnavailable.
     """
-    seen_version = row.version
     deadline = time.monotonic() + oauthbff_settings.REFRESH_WAIT_SECONDS
     lock_key = _lock_key(row)
     while True:
         owner = secrets.token_hex(8)
         if cache.add(lock_key, owner, oauthbff_settings.REFRESH_LOCK_SECONDS):
             try:
-                fresh = _reload(row)
-                if fresh is None:
-                    raise SessionExpired("Your session has ended.")
-                if fresh.version != seen_version or not (force or needs_refresh(fresh)):
-                    return fresh
-                return _refresh_locked(fresh, request)
+                return locked()
             finally:
                 if cache.get(lock_key) == owner:
                     cache.delete(lock_key)
@@ -99,20 +99,53 @@ def refresh_tokens(row, *, request=None, force=False):
             if time.monotonic() > deadline:
                 raise RefreshUnavailable("Timed out waiting for a token refresh.")
             time.sleep(0.05)
-            fresh = _reload(row)
-            if fresh is None:
-                raise SessionExpired("Your session has ended.")
-            if fresh.version != seen_version:
-                return fresh
-            if cache.get(_failure_key(row, seen_version)):
+            result = ready()
+            if result is not None:
+                return result
+            if cache.get(failure_key):
                 raise RefreshUnavailable("The identity provider could not refresh the session.")
             if cache.get(lock_key) is None:
                 break
 
 
+def active_row(row):
+    """``row`` as stored now; SessionExpired when the session has ended meanwhile."""
+    fresh = _reload(row)
+    if fresh is None:
+        raise SessionExpired("Your session has ended.")
+    return fresh
+
+
+def refresh_tokens(row, *, request=None, force=False):
+    """Refresh ``row``'s tokens, single-flight across threads and processes; return the fresh row.
+
+    Waiters give up after REFRESH_WAIT_SECONDS with RefreshUnavailable.
+    """
+    seen_version = row.version
+
+    def locked():
+        fresh = active_row(row)
+        if fresh.version != seen_version or not (force or needs_refresh(fresh)):
+            return fresh
+        return _refresh_locked(fresh, request)
+
+    def ready():
+        fresh = active_row(row)
+        return fresh if fresh.version != seen_version else None
+
+    return single_flight(
+        row, locked=locked, ready=ready, failure_key=_failure_key(row, seen_version)
+    )
+
+
+def remember_failure(key):
+    """Tell the waiters, for a few seconds, that the provider failed for a passing reason."""
+    cache.set(key, 1, 10)
+
+
 def _postpone(row, message):
     """Remember for a few seconds that this version failed for a passing reason, so waiters stop."""
-    cache.set(_failure_key(row, row.version), 1, 10)
+    remember_failure(_failure_key(row, row.version))
     return RefreshUnavailable(message)
 
 
@@ -133,6 +166,9 @@ def _refresh_locked(row, request):
             fresh = _reload(row)
             if fresh is not None and fresh.version != row.version:
                 return fresh
+            if fresh is not None and fresh.refresh_token != row.refresh_token:
+                # Rotated by a grant for an upstream's token while the lock had expired.
+                return _refresh_locked(fresh, request)
             end_session(fresh or row, "refresh_failed")
             raise SessionExpired("Your session has ended at the identity provider.") from exc
         raise _postpone(row, str(exc)) from exc
@@ -170,7 +206,13 @@ def _refresh_locked(row, request):
     changed_roles = roles != row.claims.get("roles")
     if changed_roles:
         values["claims"] = {**row.claims, "roles": roles}
-    updated = OIDCSession.objects.active().filter(pk=row.pk, version=row.version).update(**values)
+    # Compare-and-set on the version and on the refresh token spent (an upstream's grant may have
+    # rotated it).
+    updated = (
+        OIDCSession.objects.active()
+        .filter(pk=row.pk, version=row.version, refresh_token=row.refresh_token)
+        .update(**values)
+    )
     fresh = _reload(row)
     if fresh is None:
         raise SessionExpired("Your session has ended.")

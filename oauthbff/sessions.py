@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from oauthbff.crypto import decrypt, encrypt
 from oauthbff.dpop import DPoPKey
-from oauthbff.models import OIDCSession, session_key_hash
+from oauthbff.models import OIDCSession, UpstreamToken, session_key_hash
 from oauthbff.oidc_client import expires_at, lifetime, revoke_token
 from oauthbff.signals import session_ended
 
@@ -156,7 +156,7 @@ def _session_store():
 @sensitive_variables()
 def end_session(row, reason, *, revoke=False, delete_django_session=True):
     """End one indexed session: revoke its refresh token at the provider first when ``revoke``
-    (RFC 7009), wipe its tokens, delete its Django session, announce it. True if it was active."""
+    (RFC 7009), wipe its tokens (and delete those minted for upstream APIs), delete its Django session, announce it. True if it was active."""
     if revoke:
         revoke_token(decrypt(row.refresh_token), issuer=row.issuer, dpop_key=session_dpop_key(row))
     updated = (
@@ -171,6 +171,8 @@ def end_session(row, reason, *, revoke=False, delete_django_session=True):
             dpop_key="",
         )
     )
+    # The tokens minted for upstream APIs go with the session's own.
+    UpstreamToken.objects.filter(session_id=row.pk).delete()
     session_key = django_session_key(row)
     if delete_django_session and session_key:
         _session_store()(session_key=session_key).delete()

@@ -54,6 +54,7 @@ from oauthbff.provider import get_provider
 from oauthbff.refresh import get_access_token
 from oauthbff.responses import error_page, json_error, login_url
 from oauthbff.sessions import current_session, session_roles
+from oauthbff.upstreams import sign_in_resources
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ PROMPT_VALUES = {"none", "login", "consent", "select_account", "create"}
 @method_decorator(never_cache, name="dispatch")
 class LoginView(OIDCAuthenticationRequestView):
     """Starts the code flow with one-time state, nonce and PKCE S256, pushed (RFC 9126) when PAR
-    applies."""
+    applies; with the RFC 8707 resources (RESOURCE and the upstreams') the grant is to cover."""
 
     def __init__(self, **kwargs):
         View.__init__(self, **kwargs)  # the parent would resolve endpoints here, before dispatch
@@ -102,6 +103,10 @@ class LoginView(OIDCAuthenticationRequestView):
         try:
             response = super().get(request)
             url = response["Location"]
+            resources = sign_in_resources()
+            if resources:
+                # RFC 8707 §2.1: one resource parameter per API the grant is to cover.
+                url += "&" + urlencode([("resource", uri) for uri in resources])
             provider = get_provider()
             dpop_key = None
             if dpop_enabled():
