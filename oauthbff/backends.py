@@ -24,7 +24,7 @@ from mozilla_django_oidc.utils import import_from_settings
 from oauthbff.conf import oauthbff_settings
 from oauthbff.crypto import decrypt, encrypt
 from oauthbff.dpop import DPoPKey
-from oauthbff.exceptions import InvalidToken
+from oauthbff.exceptions import InvalidToken, ProviderError
 from oauthbff.models import OIDCIdentity
 from oauthbff.oidc_client import access_token_claims, dpop_enabled, fetch_userinfo, token_request
 from oauthbff.provider import get_provider
@@ -202,7 +202,16 @@ class OIDCBackend(OIDCAuthenticationBackend):
             access_claims = None
         userinfo = {}
         if access_claims is None:
-            access_claims = userinfo = fetch_userinfo(access_token, dpop_key=self.dpop_key)
+            try:
+                access_claims = userinfo = fetch_userinfo(access_token, dpop_key=self.dpop_key)
+            except ProviderError:
+                if not (oauthbff_settings.RESOURCE or oauthbff_settings.AUDIENCE):
+                    raise
+                # A token for an API (RFC 8707 resource, Auth0 audience) may be refused at
+                # userinfo (node-oidc-provider refuses any with an audience): the verified ID
+                # token's claims are then all there is.
+                logger.info("oauthbff: userinfo refused the API's access token; ID token only")
+                access_claims = userinfo = {}
         if access_claims.get("sub", payload["sub"]) != payload["sub"]:
             raise SuspiciousOperation("The access token belongs to another subject.")
         # A certified provider puts profile claims (email, name) only in userinfo when the ID token

@@ -230,6 +230,9 @@ def complete_sign_in(request, user):
     previous = current_session(request)
     if previous is not None:
         end_session(previous, "replaced", delete_django_session=False)
+    # A new key for every sign-in: Django keeps the key when the same user signs in again, and the
+    # replaced session's row still holds its hash.
+    request.session.cycle_key()
     auth.login(request, user)
     request.session.pop(NEXT_SESSION_KEY, None)
     row = start_session(

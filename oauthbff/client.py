@@ -17,7 +17,7 @@ import requests
 from django.views.decorators.debug import sensitive_variables
 
 from oauthbff.dpop import nonce_for, remember_nonce
-from oauthbff.exceptions import SessionExpired, UpstreamTokenRefused
+from oauthbff.exceptions import SessionExpired, UpstreamNotGranted, UpstreamTokenRefused
 from oauthbff.http import upstream_session
 from oauthbff.refresh import get_access_token
 from oauthbff.sessions import current_session, session_dpop_key
@@ -28,6 +28,7 @@ __all__ = [
     "SessionExpired",
     "UnknownUpstream",
     "UnsafePath",
+    "UpstreamNotGranted",
     "UpstreamTokenRefused",
     "UserApiClient",
     "build_url",
@@ -146,8 +147,8 @@ class UserApiClient:
 
     def request(self, method, path="", *, headers=None, timeout=None, **kwargs):
         """Send one request with the user's current access token (as a DPoP-bound token with its
-        proof when the session has a DPoP key); raises SessionExpired, and UpstreamTokenRefused
-        when the provider will not mint this API's own token.
+        proof when the session has a DPoP key); raises SessionExpired, and UpstreamTokenRefused or
+        UpstreamNotGranted when this API's own token cannot be had.
 
         Network failures surface as ``requests`` exceptions (Timeout, ConnectionError) for the
         caller to turn into a status; redirects are returned, never followed.

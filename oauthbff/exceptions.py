@@ -50,3 +50,12 @@ class UpstreamTokenRefused(Exception):
             f"The identity provider issues no token for the API {upstream!r} ({error})."
         )
         self.upstream, self.error = upstream, error
+
+
+class UpstreamNotGranted(Exception):
+    """An upstream's resource is not among those the session's sign-in asked for (the upstream
+    was configured since): only a new sign-in, whose grant covers it, can get its token."""
+
+    def __init__(self, upstream):
+        super().__init__(f"The session's grant does not cover the API {upstream!r}.")
+        self.upstream = upstream

@@ -86,6 +86,10 @@ class OIDCSession(models.Model):
     access_lifetime = models.PositiveIntegerField(null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(default=0)
     claims = models.JSONField(default=dict, blank=True)
+    # The RFC 8707 resources the sign-in asked the grant to cover: an upstream's token is asked
+    # for only a resource among them (a provider refuses the others, and may spend the refresh
+    # token doing so).
+    resources = models.JSONField(default=list, blank=True, editable=False)
 
     objects = OIDCSessionQuerySet.as_manager()
 

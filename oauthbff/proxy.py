@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from oauthbff.client import UnsafePath, UserApiClient, check_path
 from oauthbff.conf import oauthbff_settings
-from oauthbff.exceptions import SessionExpired, UpstreamTokenRefused
+from oauthbff.exceptions import SessionExpired, UpstreamNotGranted, UpstreamTokenRefused
 from oauthbff.responses import json_error
 from oauthbff.upstreams import get_upstream
 
@@ -181,6 +181,12 @@ def send_upstream(request, upstream, path):
             ) from exc
         raise ProxyRefused(
             401, "session_expired", "Your session has ended; sign in again."
+        ) from exc
+    except UpstreamNotGranted as exc:
+        raise ProxyRefused(
+            401,
+            "sign_in_required",
+            "This API was added since you signed in; sign in again to use it.",
         ) from exc
     except UpstreamTokenRefused as exc:
         # Never the session's main token instead: it is not meant for this API.

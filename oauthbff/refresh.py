@@ -41,6 +41,7 @@ from oauthbff.oidc_client import (
 from oauthbff.provider import get_provider
 from oauthbff.sessions import current_session, end_session, remember_session, session_dpop_key
 from oauthbff.signals import tokens_refreshed
+from oauthbff.upstreams import as_list
 
 logger = logging.getLogger(__name__)
 
@@ -156,10 +157,12 @@ def _refresh_locked(row, request):
         end_session(row, "refresh_failed")
         raise SessionExpired("Your session has no refresh token; please sign in again.")
     try:
-        response = token_request(
-            {"grant_type": "refresh_token", "refresh_token": refresh_token},
-            dpop_key=session_dpop_key(row),
-        )
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        resources = as_list(oauthbff_settings.RESOURCE)
+        if resources:
+            # RFC 8707 §2.2: the refreshed token is for the same APIs as the first one.
+            form["resource"] = resources
+        response = token_request(form, dpop_key=session_dpop_key(row))
     except TokenError as exc:
         if exc.error in GRANT_ENDED_ERRORS:
             # Another process may have rotated the token in the meantime: re-read before giving up.

@@ -17,6 +17,7 @@ from oauthbff.dpop import DPoPKey
 from oauthbff.models import OIDCSession, UpstreamToken, session_key_hash
 from oauthbff.oidc_client import expires_at, lifetime, revoke_token
 from oauthbff.signals import session_ended
+from oauthbff.upstreams import sign_in_resources
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def start_session(request, user, token_response, claims, access_claims, roles, d
         access_expires_at=expires_at(token_response),
         access_lifetime=lifetime(token_response),
         claims=safe,
+        resources=sign_in_resources(),
     )
     request.session[SESSION_KEY] = row.pk
     setattr(request, ROW_CACHE_ATTR, row)

@@ -23,6 +23,7 @@ from oauthbff.exceptions import (
     RefreshUnavailable,
     SessionExpired,
     TokenError,
+    UpstreamNotGranted,
     UpstreamTokenRefused,
 )
 from oauthbff.models import OIDCSession, UpstreamToken
@@ -139,13 +140,16 @@ def upstream_access_token(request, upstream):
     with a target of its own): the stored one while it lives, else a new one, single-flight.
 
     Raises SessionExpired when the session must sign in again, RefreshUnavailable (a subclass) when
-    the provider is down for now, UpstreamTokenRefused when it will not mint a token for that target.
+    the provider is down for now, UpstreamTokenRefused when it will not mint a token for that target,
+    UpstreamNotGranted when the session's sign-in did not ask for its resource.
     """
     row = current_session(request)
     if row is None:
         raise SessionExpired("You are not signed in.")
     stale = _stored(row, upstream)
     if not usable(stale, upstream):
+        if not set(upstream.resources) <= set(row.resources):
+            raise UpstreamNotGranted(upstream.name)
         failure_key = _failure_key(row, upstream, stale)
 
         def locked():

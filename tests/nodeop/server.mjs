@@ -85,7 +85,10 @@ const configuration = {
     resourceIndicators: {
       enabled: Object.keys(resourceServers).length > 0,
       defaultResource: () => undefined,
-      useGrantedResource: () => true,
+      // A token is for a resource only when the token request names it (RFC 8707 §2.2): the
+      // authorization request may name several (the grant covers them), and the code exchange
+      // without one gets the token for userinfo, as a client that names none expects.
+      useGrantedResource: () => false,
       getResourceServerInfo: (ctx, resource) => {
         const info = resourceServers[resource];
         if (!info) throw new errors.InvalidTarget();

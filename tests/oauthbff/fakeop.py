@@ -102,8 +102,9 @@ class FakeOP:
     def _token(self, request):
         self.calls["token"] += 1
         body = request.body if isinstance(request.body, str) else request.body.decode()
-        form = {k: v[0] for k, v in parse_qs(body).items()}
-        self.token_requests.append({"form": form, "headers": dict(request.headers)})
+        lists = parse_qs(body)
+        form = {k: v[0] for k, v in lists.items()}
+        self.token_requests.append({"form": form, "lists": lists, "headers": dict(request.headers)})
         self.grants.append(form.get("grant_type"))
         if self.token_override is not None:
             result = self.token_override(form)

@@ -136,3 +136,20 @@ def test_the_audience_goes_with_the_authorization_request_pushed_or_not(client, 
     configure(settings, PAR="false")
     params = authorize_params(client.get("/auth/login/")["Location"])
     assert params["audience"] == "https://api.changebank.test"
+
+
+def test_every_resource_is_pushed(client, op, settings):
+    """RFC 8707 resource parameters repeat; the push carries each of them."""
+    op.metadata["pushed_authorization_request_endpoint"] = PAR_URL
+    pushed = []
+
+    def push(request):
+        pushed.append(parse_qs(request.body))
+        return 201, {}, json.dumps({"request_uri": REQUEST_URI, "expires_in": 60})
+
+    op.rsps.add_callback(responses.POST, PAR_URL, callback=push)
+    configure(settings, RESOURCE=["https://a.example/", "https://b.example/"])
+    assert client.get("/auth/login/").status_code == 302
+    (form,) = pushed
+    assert form["resource"] == ["https://a.example/", "https://b.example/"]
+    assert len(form["state"]) == 1 and len(form["client_id"]) == 1

@@ -577,3 +577,51 @@ def test_sign_out_with_the_provider_down_signs_out_here_and_says_so(client, op):
     assert "Signed out here" in response.content.decode()
     assert OIDCSession.objects.get().end_reason == "logout"
     assert client.get("/auth/user/").status_code == 401
+
+
+def test_signing_in_again_while_signed_in_replaces_the_session(client, op):
+    """E.g. when an API asks for a new sign-in: a new session key, the old session ended."""
+    sign_in(client, op)
+    first_key = client.session.session_key
+    response, _ = sign_in(client, op)
+    assert response.status_code == 302 and client.session.session_key != first_key
+    rows = OIDCSession.objects.order_by("pk")
+    assert [row.end_reason for row in rows] == ["replaced", ""]
+    assert client.get("/auth/user/").status_code == 200
+
+
+def test_resource_goes_in_the_authorization_request_the_code_exchange_and_refresh(
+    client, op, settings
+):
+    """RFC 8707 §2.1, §2.2: each RESOURCE is a resource parameter of its own."""
+    from urllib.parse import parse_qs
+
+    resources = ["https://api.example/", "urn:example:ledger"]
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "RESOURCE": resources}
+    start = client.get("/auth/login/")
+    assert parse_qs(urlsplit(start["Location"]).query)["resource"] == resources
+    response, _ = sign_in(client, op)
+    assert response.status_code == 302
+    (exchange,) = op.token_requests
+    assert exchange["lists"]["resource"] == resources
+    assert client.post("/auth/refresh/").status_code == 200
+    assert op.token_requests[-1]["lists"]["resource"] == resources
+
+
+def test_userinfo_refusing_a_token_for_the_resource_still_signs_in(client, op, settings):
+    """node-oidc-provider refuses a token with an audience at userinfo: the ID token serves."""
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "RESOURCE": ["https://api.example/"]}
+    original = op.access_token
+    op.access_token = lambda **extra: original(aud="https://api.example/", **extra)
+    op.rsps.replace(responses.GET, op.metadata["userinfo_endpoint"], status=401)
+    response, _ = sign_in(client, op)
+    assert response.status_code == 302
+    assert client.get("/auth/user/").json()["user"]["email"] == "ada@example.com"
+
+
+def test_without_resource_or_audience_a_failing_userinfo_still_fails_the_sign_in(client, op):
+    original = op.access_token
+    op.access_token = lambda **extra: original(aud="another-api", **extra)
+    op.rsps.replace(responses.GET, op.metadata["userinfo_endpoint"], status=500)
+    response, _ = sign_in(client, op)
+    assert response.status_code == 502
