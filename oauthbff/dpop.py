@@ -6,22 +6,26 @@ naming the method, the URL and a hash of the token. This module knows nothing of
 settings; callers pass the key, the request and the limits.
 """
 
+import binascii
+import functools
 import hashlib
 import json
 import secrets
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from urllib.parse import urlsplit, urlunsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.utils.connection import ConnectionProxy
 from django.views.decorators.debug import sensitive_variables
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
 
-from oauthbff.jwt import THUMBPRINT_MEMBERS, b64url, jwk_thumbprint
-from oauthbff.jwt import _jwt as _decoder  # PyJWT with the fast base64url check
+from oauthbff.jwt import _JWS, THUMBPRINT_MEMBERS, b64url, jwk_thumbprint
 
 PROOF_TYPE = "dpop+jwt"
 # What we sign with and accept: asymmetric, and what FAPI 2.0 (§5.4.1) allows.
@@ -41,9 +45,11 @@ def access_token_hash(access_token):
     return b64url(hashlib.sha256(access_token.encode("ascii")).digest())
 
 
+@functools.lru_cache(maxsize=1024)
 def target_uri(url):
     """``htu``: the request URL without query and fragment (RFC 9449 §4.2), scheme and host in lower
-    case and the default port dropped, so both sides compare the same string (RFC 3986 §6.2)."""
+    case and the default port dropped, so both sides compare the same string (RFC 3986 §6.2).
+    Kept for the last URLs seen: an API verifies proofs for the same few URLs over and over."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
@@ -160,26 +166,88 @@ def remember_nonce(url, response):
 
 
 # --- verification (our APIs receiving DPoP-bound tokens) -----------------------------------------
-_keys = OrderedDict()  # thumbprint -> public key object: building one costs more than a signature
+# (kty, alg, the members RFC 7638 hashes) -> (thumbprint, public key object): building a key costs
+# more than checking a signature, and a client sends the same key with every proof.
+_keys = OrderedDict()
 _keys_lock = threading.Lock()
 _KEYS_MAX = 1024
+_VERIFIERS = {
+    "ES256": ECAlgorithm(ECAlgorithm.SHA256),
+    "PS256": RSAPSSAlgorithm(RSAPSSAlgorithm.SHA256),
+}
 
 
-def _public_key(jwk, alg, thumbprint):
+def _proof_key(jwk, alg):
+    """``(thumbprint, public key)`` of a proof's ``jwk``; InvalidProof for one that is no key."""
+    members = THUMBPRINT_MEMBERS.get(jwk.get("kty"), ())
+    values = tuple(jwk.get(name) for name in members)
+    if not members or not all(isinstance(value, str) for value in values):
+        raise InvalidProof("The DPoP proof's key is not a usable public key.")
+    cache_key = (alg, *values)
     with _keys_lock:
-        key = _keys.get(thumbprint)
-        if key is not None:
-            _keys.move_to_end(thumbprint)
-            return key
+        found = _keys.get(cache_key)
+        if found is not None:
+            _keys.move_to_end(cache_key)
+            return found
+    try:
+        thumbprint = jwk_thumbprint(jwk)
+    except ValueError as exc:
+        raise InvalidProof("The DPoP proof's key is not a usable public key.") from exc
     try:
         key = jwt.PyJWK(jwk, algorithm=alg).key
     except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
         raise InvalidProof("The DPoP proof's key is unusable.") from exc
     with _keys_lock:
-        _keys[thumbprint] = key
+        _keys[cache_key] = (thumbprint, key)
         while len(_keys) > _KEYS_MAX:
             _keys.popitem(last=False)
-    return key
+    return thumbprint, key
+
+
+def _segment(segment, name):
+    """One base64url segment of the proof, decoded with oauthbff.jwt's strict check."""
+    try:
+        return _JWS._decode_base64url_segment(segment.encode("ascii"), name)
+    except (jwt.DecodeError, UnicodeEncodeError, binascii.Error) as exc:
+        raise InvalidProof(f"The DPoP proof's {name} is malformed.") from exc
+
+
+def _json_object(data, name):
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        raise InvalidProof(f"The DPoP proof's {name} is malformed.") from exc
+    if not isinstance(value, dict):
+        raise InvalidProof(f"The DPoP proof's {name} is malformed.")
+    return value
+
+
+# The raw redis-py client of each Django RedisCache the replay set lives in, made once: Django's
+# backend builds a new client object (and its table of response callbacks) for every command,
+# which cost more than the round trip itself.
+_raw_clients = weakref.WeakKeyDictionary()
+_raw_clients_lock = threading.Lock()
+
+
+def _redis_client(backend):
+    with _raw_clients_lock:
+        client = _raw_clients.get(backend)
+        if client is None:
+            client = _raw_clients[backend] = backend._cache.get_client(write=True)
+        return client
+
+
+def first_use(replay_cache, key, timeout):
+    """True the first time ``key`` is seen within ``timeout`` seconds, False after: atomic, and
+    shared by every process through the cache. On Redis one ``SET key 1 NX EX timeout`` through
+    the raw client (one round trip, nothing to pickle); elsewhere the cache's ``add``."""
+    backend = replay_cache
+    if isinstance(backend, ConnectionProxy):
+        backend = caches[backend._alias]
+    if isinstance(backend, RedisCache):
+        client = _redis_client(backend)
+        return bool(client.set(backend.make_and_validate_key(key), b"1", nx=True, ex=timeout))
+    return replay_cache.add(key, 1, timeout)
 
 
 @sensitive_variables()
@@ -205,40 +273,31 @@ def verify_proof(
     """
     if not isinstance(proof, str) or proof.count(".") != 2 or len(proof) > 8192:
         raise InvalidProof("The DPoP proof is not a signed JWT.")
-    try:
-        header = _decoder._jws.get_unverified_header(proof)
-    except jwt.PyJWTError as exc:
-        raise InvalidProof("The DPoP proof's header is malformed.") from exc
+    # Parsed once, here: every segment is decoded a single time and the signature checked with
+    # the key object kept for this jwk.
+    header_segment, payload_segment, signature_segment = proof.split(".")
+    header = _json_object(_segment(header_segment, "header"), "header")
     if header.get("typ") != PROOF_TYPE:
         raise InvalidProof('The DPoP proof\'s type is not "dpop+jwt".')
     alg = header.get("alg")
-    if alg not in algorithms:
+    if alg not in algorithms or alg not in _VERIFIERS:
         raise InvalidProof("The DPoP proof's signing algorithm is not allowed.")
     jwk = header.get("jwk")
     if not isinstance(jwk, dict) or _PRIVATE_MEMBERS.intersection(jwk):
         raise InvalidProof("The DPoP proof must carry a public key (jwk), and no private one.")
     if jwk.get("kty") != _KTY_FOR_ALG[alg]:
         raise InvalidProof("The DPoP proof's key does not match its algorithm.")
-    try:
-        thumbprint = jwk_thumbprint(jwk)
-    except ValueError as exc:
-        raise InvalidProof("The DPoP proof's key is not a usable public key.") from exc
+    thumbprint, public_key = _proof_key(jwk, alg)
     if jkt is not None and thumbprint != jkt:
         raise InvalidProof("The DPoP proof is signed with another key than the token is bound to.")
-    try:
-        claims = _decoder.decode(
-            proof,
-            _public_key(jwk, alg, thumbprint),
-            algorithms=[alg],
-            leeway=leeway,
-            options={"require": ["jti", "htm", "htu", "iat"], "verify_exp": False},
-        )
-    except jwt.MissingRequiredClaimError as exc:
-        raise InvalidProof(f"The DPoP proof lacks the {exc.claim!r} claim.") from exc
-    except jwt.InvalidSignatureError as exc:
-        raise InvalidProof("The DPoP proof's signature is invalid.") from exc
-    except jwt.PyJWTError as exc:
-        raise InvalidProof("The DPoP proof is invalid.") from exc
+    signature = _segment(signature_segment, "signature")
+    signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
+    if not _VERIFIERS[alg].verify(signing_input, public_key, signature):
+        raise InvalidProof("The DPoP proof's signature is invalid.")
+    claims = _json_object(_segment(payload_segment, "payload"), "payload")
+    for name in ("jti", "htm", "htu", "iat"):
+        if name not in claims:
+            raise InvalidProof(f"The DPoP proof lacks the {name!r} claim.")
     jti, iat = claims["jti"], claims["iat"]
     if not isinstance(jti, str) or not 8 <= len(jti) <= 256:
         raise InvalidProof("The DPoP proof's jti is not a usable identifier.")
@@ -257,7 +316,7 @@ def verify_proof(
         raise InvalidProof("The DPoP proof is for another access token.")
     # Last, so that a proof refused above does not use up its jti.
     digest = hashlib.sha256(f"{thumbprint}|{jti}".encode()).hexdigest()[:40]
-    if not replay_cache.add(f"oauthbff:dpop-jti:{digest}", 1, int(max_age + 2 * leeway) + 1):
+    if not first_use(replay_cache, f"oauthbff:dpop-jti:{digest}", int(max_age + 2 * leeway) + 1):
         raise InvalidProof("The DPoP proof was already used.")
     claims["jkt"] = thumbprint
     return claims

@@ -62,6 +62,21 @@ _MESSAGES = (
 )
 
 
+def unverified_header(token):
+    """The JOSE header of a three-part ``token``, for choosing the key: only its first segment is
+    decoded (PyJWT's ``get_unverified_header`` decodes all three, and ``decode`` again after it).
+    InvalidToken when it is no JSON object or its ``kid`` no string."""
+    try:
+        header = json.loads(
+            _JWS._decode_base64url_segment(token.split(".", 1)[0].encode(), "header")
+        )
+    except (jwt.DecodeError, ValueError, UnicodeEncodeError) as exc:
+        raise InvalidToken("The token's header is malformed.") from exc
+    if not isinstance(header, dict) or not isinstance(header.get("kid", ""), str):
+        raise InvalidToken("The token's header is malformed.")
+    return header
+
+
 def allowed_algorithms():
     return [a for a in oauthbff_settings.ALLOWED_ALGORITHMS if a not in FORBIDDEN_ALGORITHMS]
 
@@ -84,10 +99,7 @@ def decode(
     if not isinstance(token, str) or token.count(".") != 2:
         raise InvalidToken("The token is not a signed JWT.")
     leeway = oauthbff_settings.CLOCK_SKEW
-    try:
-        header = _jwt._jws.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
-        raise InvalidToken("The token's header is malformed.") from exc
+    header = unverified_header(token)
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in allowed_algorithms():
         raise InvalidToken("The token's signing algorithm is not allowed.")

@@ -1,15 +1,20 @@
 """DPoP proofs (RFC 9449): what we send is what the RFC says, and what we accept is only that."""
 
 import base64
+import hashlib
 import json
+import os
 import time
+import uuid
 
 import jwt
 import pytest
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 from jwcrypto import jwk as jwcrypto_jwk
 from jwcrypto import jws as jwcrypto_jws
 
+from oauthbff import dpop
 from oauthbff.dpop import (
     DPoPKey,
     InvalidProof,
@@ -204,3 +209,42 @@ def test_keys_are_p256_or_rsa():
         DPoPKey(ec.generate_private_key(ec.SECP384R1()), "ES256")
     with pytest.raises(ValueError, match="ES256 or PS256"):
         DPoPKey(ec.generate_private_key(ec.SECP256R1()), "RS256")
+
+
+REDIS = os.environ.get("REDIS_URL") or os.environ.get("BFF_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def test_the_replay_set_on_redis_is_one_set_nx_ex_per_proof(key, monkeypatch):
+    """One round trip per proof, through one raw client per cache (Django's backend would build
+    a client object per command), under the cache's own key: shared with every other process."""
+    backend = RedisCache(REDIS, {"KEY_PREFIX": f"test-{uuid.uuid4().hex}"})
+    made = []
+    real_get_client = backend._cache.get_client
+    monkeypatch.setattr(
+        backend._cache, "get_client", lambda *a, **kw: made.append(1) or real_get_client(*a, **kw)
+    )
+    commands = []
+    client = dpop._redis_client(backend)
+    real_execute = client.execute_command
+    monkeypatch.setattr(
+        client, "execute_command", lambda *a, **kw: commands.append(a) or real_execute(*a, **kw)
+    )
+    proofs = [key.proof("POST", URL, access_token=TOKEN) for _ in range(3)]
+    for proof in proofs:
+        verify_proof(proof, method="POST", url=URL, access_token=TOKEN, replay_cache=backend)
+    with pytest.raises(InvalidProof, match="already used"):
+        verify_proof(proofs[0], method="POST", url=URL, access_token=TOKEN, replay_cache=backend)
+    assert made == [1] and len(commands) == 4  # one client, made once
+    assert all(c[0] == "SET" and c[2] == b"1" and "NX" in c and "EX" in c for c in commands)
+    jti = segments(proofs[0])[1]["jti"]
+    digest = hashlib.sha256(f"{key.thumbprint}|{jti}".encode()).hexdigest()[:40]
+    # Written under the cache's prefix and version: Django's own API reads the same entry.
+    assert backend.get(f"oauthbff:dpop-jti:{digest}") == 1
+    assert not backend.add(f"oauthbff:dpop-jti:{digest}", 1, 60)
+    assert 0 < client.ttl(backend.make_and_validate_key(f"oauthbff:dpop-jti:{digest}")) <= 71
+
+
+def test_a_jwk_with_members_that_are_not_strings_is_refused_not_a_crash(key):
+    header = {"jwk": {**key.public_jwk, ("x" if key.alg == "ES256" else "n"): ["not", "a", "str"]}}
+    with pytest.raises(InvalidProof, match="not a usable public key"):
+        verify_proof(forge(key, header=header), method="POST", url=URL, access_token=TOKEN)
