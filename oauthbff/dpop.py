@@ -10,6 +10,7 @@ import binascii
 import functools
 import hashlib
 import json
+import os
 import secrets
 import threading
 import time
@@ -222,18 +223,24 @@ def _json_object(data, name):
     return value
 
 
-# The raw redis-py client of each Django RedisCache the replay set lives in, made once: Django's
-# backend builds a new client object (and its table of response callbacks) for every command,
-# which cost more than the round trip itself.
+# The raw redis-py client of each Django RedisCache the replay set lives in, made once per process
+# and holding one connection of the cache's pool: Django's backend builds a new client object (and
+# its table of response callbacks) for every command, and a pooled client takes a connection from
+# the pool and puts it back for each; together that cost more than the round trip itself. Django
+# keeps one backend per thread, so a client (and its connection) is never shared across threads.
 _raw_clients = weakref.WeakKeyDictionary()
 _raw_clients_lock = threading.Lock()
 
 
 def _redis_client(backend):
     with _raw_clients_lock:
-        client = _raw_clients.get(backend)
-        if client is None:
-            client = _raw_clients[backend] = backend._cache.get_client(write=True)
+        pid, client = _raw_clients.get(backend, (None, None))
+        if pid != os.getpid():  # made before a fork: the socket is the parent's
+            pooled = backend._cache.get_client(write=True)
+            client = type(pooled)(
+                connection_pool=pooled.connection_pool, single_connection_client=True
+            )
+            _raw_clients[backend] = (os.getpid(), client)
         return client
 
 
@@ -245,8 +252,8 @@ def first_use(replay_cache, key, timeout):
     if isinstance(backend, ConnectionProxy):
         backend = caches[backend._alias]
     if isinstance(backend, RedisCache):
-        client = _redis_client(backend)
-        return bool(client.set(backend.make_and_validate_key(key), b"1", nx=True, ex=timeout))
+        command = ("SET", backend.make_and_validate_key(key), b"1", "NX", "EX", timeout)
+        return _redis_client(backend).execute_command(*command) is not None
     return replay_cache.add(key, 1, timeout)
 
 

@@ -13,7 +13,7 @@ import time
 
 import jwt
 from django.views.decorators.debug import sensitive_variables
-from jwt.utils import base64url_decode, base64url_encode
+from jwt.utils import base64url_decode
 
 from oauthbff.conf import oauthbff_settings
 from oauthbff.exceptions import InvalidToken
@@ -23,6 +23,10 @@ FORBIDDEN_ALGORITHMS = {"none", "HS256", "HS384", "HS512"}
 DEFAULT_REQUIRED_CLAIMS = ("exp", "iat", "iss", "sub")
 
 _BASE64URL = re.compile(rb"[A-Za-z0-9_-]*")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# The characters that may end a segment of 2 (4 unused low bits) or 3 (2 unused bits) characters
+# past a multiple of four.
+_CANONICAL_LAST = {2: frozenset(_ALPHABET[::16]), 3: frozenset(_ALPHABET[::4])}
 
 
 class _JWS(jwt.PyJWS):
@@ -43,10 +47,12 @@ class _JWS(jwt.PyJWS):
             or not _BASE64URL.fullmatch(stripped)
         ):
             raise jwt.DecodeError(f"Invalid {name} padding")
-        decoded = base64url_decode(stripped)
-        if base64url_encode(decoded) != stripped:
+        # Canonical encoding (RFC 4648 §3.5): the bits the last character carries past the data
+        # are zero. Checked on that character alone instead of by encoding the result again.
+        tail = len(stripped) % 4
+        if tail and stripped[-1] not in _CANONICAL_LAST[tail]:
             raise jwt.DecodeError(f"Invalid {name} padding")
-        return decoded
+        return base64url_decode(stripped)
 
 
 _jwt = jwt.PyJWT()

@@ -10,6 +10,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 
 import jwt as pyjwt
 import requests
@@ -24,6 +25,9 @@ from oauthbff.http import provider_session
 logger = logging.getLogger(__name__)
 
 _KTY_FOR_ALG_PREFIX = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+# How long, and for how many tokens, an API access token's verified claims are kept.
+VERIFIED_TOKEN_SECONDS = 60
+VERIFIED_TOKENS_MAX = 4096
 
 
 def _cache_key(kind, issuer):
@@ -52,6 +56,8 @@ class Provider:
         self._keys = None  # (fingerprint, {kid: jwk dict}, [jwk dicts])
         self._keys_until = 0.0
         self._parsed = {}  # (kid, alg) -> public key object, for the current key set
+        # (token, what it was checked against) -> (key set fingerprint, good until, claims)
+        self._verified = OrderedDict()
 
     # --- reachability ------------------------------------------------------------------------
     def noted_reply(self, status_code):
@@ -166,6 +172,7 @@ class Provider:
             keys = [k for k in jwks["keys"] if isinstance(k, dict) and k.get("use", "sig") == "sig"]
             self._keys = (fingerprint, {k.get("kid"): k for k in keys}, keys)
             self._parsed = {}
+            self.forget_verified()
         # Re-read the shared cache now and then, so a refetch by another process is seen here.
         self._keys_until = now + min(60, oauthbff_settings.JWKS_CACHE_SECONDS)
         return self._keys
@@ -215,6 +222,36 @@ class Provider:
     def decode_jwt(self, token, **kwargs):
         """Verify a JWT from this issuer with its keys; see ``oauthbff.jwt.decode`` for the checks."""
         return jwt.decode(token, key_for=self.signing_key, issuer=self.issuer, **kwargs)
+
+    def forget_verified(self):
+        """Drop every kept verification (``decode_access_token``)."""
+        with self._lock:
+            self._verified.clear()
+
+    @sensitive_variables()
+    def decode_access_token(self, token, *, audience):
+        """``decode_jwt`` for the access tokens our APIs receive, each of which a client sends with
+        every call: its verified claims are kept for VERIFIED_TOKEN_SECONDS (never past its
+        ``exp``, and only while the key set is the one it was verified with), so the signature
+        and claims are checked once a minute instead of per request. A key removed from the JWKS
+        already took up to JWKS_CACHE_SECONDS to be noticed; a reloaded key set drops every entry."""
+        audiences = (audience,) if isinstance(audience, str) else tuple(audience or ())
+        fingerprint = self._load_jwks()[0]
+        leeway = oauthbff_settings.CLOCK_SKEW
+        entry_key = (token, audiences, tuple(jwt.allowed_algorithms()), leeway)
+        now = time.time()
+        with self._lock:
+            entry = self._verified.get(entry_key)
+            if entry is not None and entry[0] == fingerprint and now < entry[1]:
+                self._verified.move_to_end(entry_key)
+                return dict(entry[2])
+        claims = self.decode_jwt(token, audience=list(audiences))
+        until = min(now + VERIFIED_TOKEN_SECONDS, float(claims["exp"]) + leeway)
+        with self._lock:
+            self._verified[entry_key] = (fingerprint, until, dict(claims))
+            while len(self._verified) > VERIFIED_TOKENS_MAX:
+                self._verified.popitem(last=False)
+        return claims
 
 
 _providers = {}

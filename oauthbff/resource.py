@@ -116,10 +116,11 @@ _NOT_ACCESS_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash", "events")
 def decode_access_token(token, *, audience):
     """Verify a JWT access token with the provider's checks and cached JWKS; return its claims.
 
-    ``Provider.decode_jwt`` does every check (alg allowlist, signature, iss, aud, exp/nbf/iat); an
-    access token must also not be an ID or logout token replayed at the API.
+    ``Provider.decode_access_token`` does every check (alg allowlist, signature, iss, aud,
+    exp/nbf/iat; a token seen in the last minute is not checked twice); an access token must also
+    not be an ID or logout token replayed at the API.
     """
-    claims = get_provider().decode_jwt(token, audience=audience)
+    claims = get_provider().decode_access_token(token, audience=audience)
     if any(name in claims for name in _NOT_ACCESS_TOKEN_CLAIMS):
         raise InvalidToken("The token is not an access token.")
     return claims

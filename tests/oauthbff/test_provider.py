@@ -210,3 +210,65 @@ def test_clear_cache_forces_a_fresh_discovery(op):
     clear_cache()
     decode(op, op.sign(op.id_claims()))
     assert op.calls["discovery"] == 2 and op.calls["jwks"] == 2
+
+
+# --- access tokens at our APIs: verified claims kept for a minute -------------------------------------
+@pytest.fixture
+def verifications(monkeypatch):
+    """How often a token's signature and claims were really checked."""
+    from oauthbff import jwt as oauthbff_jwt
+
+    made = []
+    real = oauthbff_jwt.decode
+
+    def counted(token, **kwargs):
+        made.append(token)
+        return real(token, **kwargs)
+
+    monkeypatch.setattr(oauthbff_jwt, "decode", counted)
+    return made
+
+
+def test_an_access_token_is_verified_once_then_its_claims_are_kept(op, verifications):
+    token = op.access_token()
+    provider = get_provider()
+    first = provider.decode_access_token(token, audience=[CLIENT_ID])
+    first["roles"] = ["tampered"]  # callers get copies
+    for _ in range(3):
+        assert provider.decode_access_token(token, audience=[CLIENT_ID])["roles"] == op.roles
+    assert len(verifications) == 1
+    # Checked against another audience it is verified anew (and refused).
+    with pytest.raises(InvalidToken, match="another audience"):
+        provider.decode_access_token(token, audience=["another-api"])
+    assert len(verifications) == 2
+
+
+def test_kept_claims_never_outlive_the_token_nor_a_minute(op, verifications, monkeypatch, settings):
+    settings.OAUTHBFF = {**settings.OAUTHBFF, "CLOCK_SKEW": 0}
+    provider = get_provider()
+    now = time.time()
+    short = op.access_token(exp=int(now) + 20)
+    long = op.access_token(exp=int(now) + 3600)
+    for token in (short, long):
+        provider.decode_access_token(token, audience=[CLIENT_ID])
+    monkeypatch.setattr("oauthbff.provider.time.time", lambda: now + 30)
+    provider.decode_access_token(long, audience=[CLIENT_ID])
+    assert verifications == [short, long]  # the long one is still kept
+    # Past the short one's exp its kept claims are not used: it is verified again (PyJWT, on the
+    # real clock, still accepts it here).
+    provider.decode_access_token(short, audience=[CLIENT_ID])
+    assert verifications == [short, long, short]
+    monkeypatch.setattr("oauthbff.provider.time.time", lambda: now + 61)
+    provider.decode_access_token(long, audience=[CLIENT_ID])
+    assert verifications == [short, long, short, long]  # and nothing is kept past a minute
+
+
+def test_a_reloaded_key_set_drops_the_kept_claims(op, verifications):
+    token = op.access_token()
+    provider = get_provider()
+    provider.decode_access_token(token, audience=[CLIENT_ID])
+    op.keys["k2"] = rsa_key("k2")
+    op.published = ["k2"]  # k1, which signed the token, is retired
+    provider.decode_jwt(op.sign(op.id_claims(), kid="k2"), audience=CLIENT_ID)  # an unknown kid
+    with pytest.raises(InvalidToken, match="unknown key"):
+        provider.decode_access_token(token, audience=[CLIENT_ID])
