@@ -14,7 +14,7 @@ An entry is a base URL, or a dict that also names the token the API gets::
 
 An upstream with ``resource``, ``audience`` or ``scope`` gets a token of its own, obtained with the
 session's refresh token (``oauthbff.upstream_tokens``); the sign-in asks for its resource and scope
-up front, so that the grant the user consents to covers it. This module reads settings only.
+up front (an audience's scope excepted), so that the grant the user consents to covers it. This module reads settings only.
 """
 
 import re
@@ -143,10 +143,11 @@ def sign_in_resources():
 
 
 def sign_in_scope():
-    """SCOPES, plus the scopes of every upstream that has a resource of its own: a provider grants
-    a resource only the scopes asked for at sign-in (node-oidc-provider)."""
+    """SCOPES, plus the scopes of every upstream without an ``audience``: a refresh grant may only
+    narrow the scopes granted at sign-in (node-oidc-provider's resources, Keycloak's client scopes).
+    An audience's scopes are its own API's, asked for at its grant (Auth0)."""
     scopes = str(oauthbff_settings.SCOPES).split()
     for upstream in configured_upstreams().values():
-        if upstream.resources:
+        if not upstream.audience:
             scopes.extend(upstream.scope.split())
     return " ".join(dict.fromkeys(scopes))

@@ -96,8 +96,9 @@ def test_the_sign_in_asks_for_every_resource_and_the_scopes_that_go_with_them(se
             "bank": {"url": "https://bank.example", "resource": "https://bank/", "scope": "acc"},
             "again": {"url": "https://b2.example", "resource": "https://bank/", "scope": "acc x"},
             "orders": {"url": "https://orders.example", "audience": "o", "scope": "orders"},
+            "scoped": {"url": "https://scoped.example", "scope": "scoped-api"},
         },
     )
     assert sign_in_resources() == ["https://main/", "https://bank/"]
-    # An audience-only upstream's scope is asked for at its own grant (Auth0), not at sign-in.
-    assert sign_in_scope() == "openid offline_access acc x"
+    # An audience's scope is asked for at its own grant (Auth0), not at sign-in.
+    assert sign_in_scope() == "openid offline_access acc x scoped-api"
