@@ -135,6 +135,13 @@ def _unavailable(exc):
 
 
 @sensitive_variables()
+def _readable(token, upstream):
+    """The plain text of a stored token that may be sent to ``upstream`` now, or "" (none, expiring,
+    for another target, or encrypted with a key since rotated away)."""
+    return decrypt(token.access_token) if usable(token, upstream) else ""
+
+
+@sensitive_variables()
 def upstream_access_token(request, upstream):
     """The request's session's access token for ``upstream`` (an ``oauthbff.upstreams.Upstream``
     with a target of its own): the stored one while it lives, else a new one, single-flight.
@@ -146,27 +153,24 @@ def upstream_access_token(request, upstream):
     row = current_session(request)
     if row is None:
         raise SessionExpired("You are not signed in.")
-    stale = _stored(row, upstream)
-    if not usable(stale, upstream):
-        if not set(upstream.resources) <= set(row.resources):
-            raise UpstreamNotGranted(upstream.name)
-        failure_key = _failure_key(row, upstream, stale)
+    stored = _stored(row, upstream)
+    token = _readable(stored, upstream)
+    if token:
+        return token
+    if not set(upstream.resources) <= set(row.resources):
+        raise UpstreamNotGranted(upstream.name)
+    failure_key = _failure_key(row, upstream, stored)
 
-        def locked():
-            fresh = active_row(row)
-            token = _stored(fresh, upstream)
-            if usable(token, upstream):
-                return token
-            token = _mint_locked(fresh, upstream, failure_key)
-            remember_session(request, active_row(fresh))
+    def locked():
+        fresh = active_row(row)
+        token = _readable(_stored(fresh, upstream), upstream)
+        if token:
             return token
+        token = decrypt(_mint_locked(fresh, upstream, failure_key).access_token)
+        remember_session(request, active_row(fresh))
+        return token
 
-        def ready():
-            token = _stored(row, upstream)
-            return token if usable(token, upstream) else None
+    def ready():
+        return _readable(_stored(row, upstream), upstream) or None
 
-        stale = single_flight(row, locked=locked, ready=ready, failure_key=failure_key)
-    token = decrypt(stale.access_token)
-    if not token:
-        raise SessionExpired("The API's token could not be read; please sign in again.")
-    return token
+    return single_flight(row, locked=locked, ready=ready, failure_key=failure_key)

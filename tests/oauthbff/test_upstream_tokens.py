@@ -184,3 +184,12 @@ def test_the_tokens_are_deleted_with_the_session_row(client, bank):
     assert call(client).status_code == 200
     OIDCSession.objects.all().delete()
     assert not UpstreamToken.objects.exists()
+
+
+def test_a_stored_token_that_no_longer_decrypts_is_replaced(client, bank):
+    sign_in(client, bank)
+    assert call(client).status_code == 200
+    UpstreamToken.objects.update(access_token="gAAAAA-not-a-fernet-token")
+    assert call(client).status_code == 200
+    assert len(upstream_grants(bank)) == 2
+    assert decrypt(UpstreamToken.objects.get().access_token)
