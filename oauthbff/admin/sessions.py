@@ -28,6 +28,7 @@ SECRET_FIELDS = frozenset(
         "id_token",
         "claims",
         "dpop_key",
+        "upstream_tokens",
     }
 )
 
@@ -73,7 +74,7 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     fieldsets = (
         (None, {"fields": ("person", "device", "address", "agent")}),
-        ("When", {"fields": ("signed_in_at", "used_at", "access_renews", "state")}),
+        ("When", {"fields": ("signed_in_at", "used_at", "access_renews", "api_tokens", "state")}),
         (
             "At the identity provider",
             {
@@ -90,6 +91,7 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
         "signed_in_at",
         "used_at",
         "access_renews",
+        "api_tokens",
         "state",
         "issuer",
         "subject",
@@ -177,6 +179,13 @@ class OIDCSessionAdmin(LabelledAdminMixin, admin.ModelAdmin):
         if not obj.is_active or obj.access_expires_at is None:
             return "—"
         return when(obj.access_expires_at)
+
+    @admin.display(description="tokens for APIs")
+    def api_tokens(self, obj):
+        """The upstream APIs this session holds a token of its own for, and until when (never the
+        tokens themselves)."""
+        tokens = obj.upstream_tokens.order_by("upstream")
+        return ", ".join(f"{t.upstream} (until {when(t.expires_at)})" for t in tokens) or "—"
 
     @admin.display(description="User-Agent header")
     def agent(self, obj):

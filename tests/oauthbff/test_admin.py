@@ -280,3 +280,28 @@ def test_the_index_keeps_no_usable_session_key(op):
     assert key not in stored
     assert not OIDCSession.objects.filter(session_key_hash__startswith=key[:8]).exists()
     assert OIDCSession.objects.for_session_key(key + "x").count() == 0
+
+
+def test_a_sessions_page_names_its_api_tokens_never_shows_them(signed_in):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from oauthbff.crypto import encrypt
+    from oauthbff.models import UpstreamToken
+
+    _, staff, ada = signed_in
+    row = OIDCSession.objects.get(user=ada)
+    UpstreamToken.objects.create(
+        session=row,
+        upstream="bank",
+        target="https://bank/||accounts",
+        access_token=encrypt("the-bank-token"),
+        expires_at=timezone.now() + timedelta(minutes=5),
+        lifetime=300,
+    )
+    page = staff.get(f"/admin/oauthbff/oidcsession/{row.pk}/change/").content.decode()
+    assert "Tokens for APIs" in page and "bank (until " in page
+    assert "the-bank-token" not in page
+    probe = staff.get("/admin/oauthbff/oidcsession/", {"upstream_tokens__access_token__gt": "a"})
+    assert probe.status_code in (302, 400)  # a lookup through the tokens is refused
