@@ -5,6 +5,15 @@ class ProviderError(Exception):
     """The provider could not be reached or answered nonsense."""
 
 
+class RequestRefused(ProviderError):
+    """The provider answered, and refused the request with an OAuth error (e.g. a pushed
+    authorization request naming a resource it does not know: ``invalid_target``)."""
+
+    def __init__(self, message, *, error):
+        super().__init__(message)
+        self.error = error
+
+
 class InvalidToken(Exception):
     """A JWT failed verification."""
 

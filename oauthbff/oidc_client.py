@@ -18,7 +18,7 @@ from requests.auth import HTTPBasicAuth
 
 from oauthbff.conf import oauthbff_settings
 from oauthbff.dpop import nonce_for, remember_nonce
-from oauthbff.exceptions import InvalidToken, ProviderError, TokenError
+from oauthbff.exceptions import InvalidToken, ProviderError, RequestRefused, TokenError
 from oauthbff.http import provider_session
 from oauthbff.keys import KeyFileError, assertion_params, client_keys
 from oauthbff.provider import get_provider
@@ -154,14 +154,18 @@ def token_request(data, *, dpop_key=None):
 @sensitive_variables()
 def push_authorization_request(params, *, dpop_key=None):
     """Push the authorization request's parameters (RFC 9126 §2); the ``request_uri`` to send the
-    browser with. A refusal or an unusable answer is ProviderError: no sign-in can start."""
+    browser with. A refusal (RequestRefused, an OAuth error) or an unusable answer is
+    ProviderError: no sign-in can start."""
     endpoint = get_provider().endpoint("pushed_authorization_request_endpoint")
     response = _post(endpoint, params, "pushed authorization request", dpop_key=dpop_key)
     body = _json_object(response)
     if response.status_code not in (200, 201):
         error = str((body or {}).get("error") or response.status_code)[:64]
         logger.warning("oauthbff: the pushed authorization request was refused (%s)", error)
-        raise ProviderError(f"The identity provider refused the sign-in request ({error}).")
+        message = f"The identity provider refused the sign-in request ({error})."
+        if 400 <= response.status_code < 500 and (body or {}).get("error"):
+            raise RequestRefused(message, error=error)
+        raise ProviderError(message)
     request_uri = (body or {}).get("request_uri")
     if not isinstance(request_uri, str) or not request_uri or len(request_uri) > 2048:
         raise ProviderError("The identity provider's PAR answer has no usable request_uri.")

@@ -38,7 +38,13 @@ from oauthbff.callback import (
 )
 from oauthbff.conf import oauthbff_settings
 from oauthbff.devices import describe
-from oauthbff.exceptions import InvalidToken, ProviderError, RefreshUnavailable, SessionExpired
+from oauthbff.exceptions import (
+    InvalidToken,
+    ProviderError,
+    RefreshUnavailable,
+    RequestRefused,
+    SessionExpired,
+)
 from oauthbff.keys import KeyFileError, client_keys, key_paths, public_jwks
 from oauthbff.logout import (
     backchannel_logout,
@@ -59,6 +65,11 @@ from oauthbff.upstreams import sign_in_resources
 logger = logging.getLogger(__name__)
 
 PROMPT_VALUES = {"none", "login", "consent", "select_account", "create"}
+SIGN_IN_REFUSED = (
+    "Sign-in unavailable",
+    "The identity provider refused to start the sign-in this site asked for. The site's "
+    "configuration needs a look; please try again later.",
+)
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -118,6 +129,11 @@ class LoginView(OIDCAuthenticationRequestView):
             elif dpop_key is not None:
                 url += "&" + urlencode({"dpop_jkt": dpop_key.thumbprint})
             return HttpResponseRedirect(url)
+        except RequestRefused as exc:
+            # Up, and refusing what this site asks for (a resource it does not know, a scope):
+            # not "unreachable", and not worth a retry by the person.
+            logger.warning("oauthbff: sign-in could not start: %s", exc)
+            return error_page(request, *SIGN_IN_REFUSED, status=502)
         except ProviderError as exc:
             logger.warning("oauthbff: sign-in could not start: %s", exc)
             return error_page(request, *PROVIDER_DOWN, status=503)

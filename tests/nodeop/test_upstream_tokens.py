@@ -369,8 +369,9 @@ def test_a_resource_the_provider_does_not_know_is_refused_at_sign_in(
         "UPSTREAMS": {"other": {"url": bank.url, "resource": "https://unknown.changebank.test/"}},
     }
     start = Client().get("/auth/login/")
-    # The push is refused (invalid_target): no sign-in starts, and the log says why.
-    assert start.status_code == 503
+    # The push is refused (invalid_target): no sign-in starts, the page says the provider refused
+    # it, and the log says why.
+    assert start.status_code == 502 and b"refused to start the sign-in" in start.content
     assert "refused the sign-in request (invalid_target)" in caplog.text
 
 

@@ -64,7 +64,7 @@ def test_true_without_the_endpoint_refuses_to_start(client, op, settings):
 @pytest.mark.parametrize(
     "answer",
     [
-        {"status": 400, "json": {"error": "invalid_request"}},
+        {"status": 400, "body": "no OAuth error"},
         {"status": 201, "json": {"expires_in": 60}},
         {"status": 201, "json": {"request_uri": 12}},
         {"status": 500, "body": "oops"},
@@ -153,3 +153,14 @@ def test_every_resource_is_pushed(client, op, settings):
     (form,) = pushed
     assert form["resource"] == ["https://a.example/", "https://b.example/"]
     assert len(form["state"]) == 1 and len(form["client_id"]) == 1
+
+
+def test_a_refused_push_says_so_rather_than_unreachable(client, op):
+    """An OAuth error (e.g. invalid_target for a resource the provider does not know) is a 502
+    that says the provider refused, not the "could not reach" page."""
+    op.metadata["pushed_authorization_request_endpoint"] = PAR_URL
+    op.rsps.add(responses.POST, PAR_URL, status=400, json={"error": "invalid_target"})
+    response = client.get("/auth/login/")
+    page = response.content.decode()
+    assert response.status_code == 502 and "refused to start the sign-in" in page
+    assert "could not reach" not in page
