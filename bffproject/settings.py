@@ -163,7 +163,7 @@ if REDIS_URL:
         }
     }
     # Sessions in the database, read through Redis: fast, and they survive a Redis restart.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_ENGINE = "ops.sessions"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -323,6 +323,7 @@ USERDATA = {
     "PUSH_DELAY": env.float("USERDATA_PUSH_DELAY", default=1.0),
     "PUSH_RATE": env.str("USERDATA_PUSH_RATE", default=""),
     "CHUNK_SIZE": env.int("USERDATA_CHUNK_SIZE", default=500),
+    "SWEEP_AFTER_SECONDS": env.int("USERDATA_SWEEP_AFTER_SECONDS", default=20),
     "PUSH_LEASE_SECONDS": env.int("USERDATA_PUSH_LEASE_SECONDS", default=60),
     "STALE_SECONDS": env.int("USERDATA_STALE_SECONDS", default=24 * 3600),
     "SEARCH_PAGE_SIZE": env.int("USERDATA_SEARCH_PAGE_SIZE", default=500),
@@ -368,11 +369,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
         (CELERY_DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
 else:
-    # Fail fast when Redis is down: the save is committed and the sweeper pushes it later.
+    # Fail fast when Redis is down: the save is committed and the sweeper pushes it later. Without
+    # max_retries a publish retries the connection for about 2 s; the worker's own reconnection
+    # follows CELERY_BROKER_CONNECTION_MAX_RETRIES and is not limited by this.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": 1,
         "socket_timeout": 5,
         "visibility_timeout": 3600,
+        "max_retries": 0,
     }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_BROKER_CONNECTION_TIMEOUT = 1

@@ -113,10 +113,10 @@ def prune_webhook_ids():
 
 @shared_task(**TASK_OPTIONS)
 def sweep_pending(limit=5000):
-    """Beat: queue a push for every due row older than a minute (an enqueue lost while the broker
-    was down, a retry that a restart dropped). Duplicates are harmless: the guard and `pending`
-    make a second push a no-op."""
-    cutoff = timezone.now() - timedelta(seconds=60)
+    """Beat: queue a push for every due row whose edit waits longer than SWEEP_AFTER_SECONDS (an
+    enqueue lost while the broker was down, a retry that a restart dropped). Duplicates are
+    harmless: the guard and `pending` make a second push a no-op."""
+    cutoff = timezone.now() - timedelta(seconds=userdata_settings.SWEEP_AFTER_SECONDS)
     ids = list(
         UserData.objects.due()
         .filter(Q(edited_at__isnull=True) | Q(edited_at__lt=cutoff))
