@@ -43,15 +43,17 @@ def apply_fetched(row_id, remote, *, source):
     return fold_in(row_id, remote, source=source)[0]
 
 
-def fold_in(row_id, remote, *, source, sending=False):
-    """Apply one fetched copy to the row locked by id; return (outcome, row), row None if gone.
+def fold_in(row_id, remote, *, source, sending=False, subject=None):
+    """Apply one fetched copy to the row locked by id (or by `subject`, when given); return
+    (outcome, row), row None if there is none.
 
     With `sending` (a push about to write), what is about to be sent is noted in the same UPDATE,
     so its webhook echo is recognised. Inside a caller's transaction no savepoint is taken: a
     failure here fails the caller's transaction anyway.
     """
     with transaction.atomic(savepoint=False):
-        row = UserData.objects.select_for_update().filter(pk=row_id).first()
+        lookup = {"subject": subject} if subject is not None else {"pk": row_id}
+        row = UserData.objects.select_for_update().filter(**lookup).first()
         if row is None:
             return "skipped", None
         before = snapshot(row)
@@ -197,12 +199,12 @@ def new_row(remote, *, issuer, now):
 
 def apply_webhook_data(subject, remote):
     """A registration created or updated at the IdP: fold it in at once (creating the row if new)."""
-    row = UserData.objects.filter(subject=subject).only("pk").first()
-    if row is None:
-        try:
-            with transaction.atomic():
-                new_row(remote, issuer=userdata_settings.ISSUER, now=timezone.now()).save()
-            return "changed"
-        except IntegrityError:
-            row = UserData.objects.get(subject=subject)
-    return apply_fetched(row.pk, remote, source=SyncEvent.Kind.WEBHOOK)
+    outcome, row = fold_in(None, remote, source=SyncEvent.Kind.WEBHOOK, subject=subject)
+    if row is not None:
+        return outcome
+    try:
+        with transaction.atomic():
+            new_row(remote, issuer=userdata_settings.ISSUER, now=timezone.now()).save()
+        return "changed"
+    except IntegrityError:  # a concurrent sign-in or webhook created it first
+        return fold_in(None, remote, source=SyncEvent.Kind.WEBHOOK, subject=subject)[0]
