@@ -29,6 +29,7 @@ from pathlib import Path
 
 import psycopg
 import requests
+from urllib3.util.retry import Retry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -71,7 +72,11 @@ class User:
 
     def sign_in(self):
         self.session = signed_in_session(self.bff_url, self.email, PASSWORD)
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=1)
+        # As a browser does, a GET that finds its kept-alive connection closed is sent once more.
+        retry = Retry(total=1, allowed_methods=frozenset({"GET"}), status_forcelist=(), redirect=0)
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=1, pool_maxsize=1, max_retries=retry
+        )
         self.session.mount("http://", adapter)
 
     def load_page(self):
