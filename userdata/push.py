@@ -85,6 +85,14 @@ def _push_held(row_id, *, verify):
         if row is None:
             return _missing(row_id)
         if outcome == "echo" and not row.pending:
+            # An earlier attempt's write arrived (its worker stopped before recording it): the
+            # history says so, as it would have.
+            SyncEvent.objects.create(
+                userdata_id=row.pk,
+                kind=SyncEvent.Kind.PUSH,
+                message="Already at the IdP.",
+                remote_version=row.remote_version,
+            )
             signals.data_pushed.send(UserData, row=row, ok=True, error="")
             return "pushed"
         if not row.pending:

@@ -181,6 +181,22 @@ def test_a_push_that_finds_its_last_write_echoed_still_sends_the_newer_edit(
     assert not row.pending and not row.has_conflict
 
 
+def test_a_push_whose_text_is_already_at_the_idp_records_it_without_writing(
+    make_user, memory_store
+):
+    """A worker stopped after its write reached the IdP and before recording it: the next push
+    finds the text there, writes nothing and leaves a history row."""
+    user, row = synced_row(make_user, memory_store, {"userData": "base"})
+    mirror.save_edit(user, "delivered")
+    memory_store.set("sub-ada", {"userData": "delivered"})
+    memory_store.calls.clear()
+    assert push.push(row) == "pushed"
+    assert memory_store.calls == ["fetch"]
+    row.refresh_from_db()
+    assert not row.pending
+    assert row.events.filter(kind=SyncEvent.Kind.PUSH, message="Already at the IdP.").exists()
+
+
 def test_a_webhook_or_verifying_read_that_changes_nothing_writes_nothing(
     make_user, memory_store, django_assert_num_queries
 ):
