@@ -121,16 +121,25 @@ def production_env(idp, workdir):
 
 @contextlib.contextmanager
 def production_stack(
-    workers=4, threads=4, database="bff_bench", celery_workers=1, celery_concurrency=16, **bff_extra
+    workers=4,
+    threads=4,
+    database="bff_bench",
+    celery_workers=1,
+    celery_concurrency=16,
+    redis_url=REDIS,
+    beat=False,
+    **bff_extra,
 ):
     """The development IdP, the BFF (gunicorn, DEBUG off, PostgreSQL, Redis) and its Celery
-    workers (Redis as the broker, a queue of the run's own) for a benchmark."""
+    workers (Redis as the broker, a queue of the run's own) for a benchmark. `redis_url` names
+    another Redis (one the benchmark may stop); with `beat` the first worker runs the periodic
+    tasks too."""
     workdir = Path(tempfile.mkdtemp(prefix="bff-bench-"))
     idp = DevIdp(workdir, extra_env={"DEBUG": "true", "DEVIDP_ALLOWED_HOSTS": "127.0.0.1"})
     bff = None
     celery = []
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    say(f"scratch database {database}, Redis {REDIS}, logs in {workdir}")
+    say(f"scratch database {database}, Redis {redis_url}, logs in {workdir}")
     database_url = create_scratch_database(database)
     try:
         idp.kickstart()
@@ -138,9 +147,9 @@ def production_stack(
         env = bff_env(
             idp.url,
             database_url,
-            redis_url=REDIS,
+            redis_url=redis_url,
             CACHE_KEY_PREFIX=prefix,
-            CELERY_BROKER_URL=REDIS,
+            CELERY_BROKER_URL=redis_url,
             CELERY_QUEUE=prefix,
             CONN_MAX_AGE=60,
             LOG_LEVEL="WARNING",
@@ -156,7 +165,13 @@ def production_stack(
         )
         bff.start()
         celery = [
-            CeleryWorker(bff.env, workdir, concurrency=celery_concurrency, name=f"celery{n}")
+            CeleryWorker(
+                bff.env,
+                workdir,
+                concurrency=celery_concurrency,
+                name=f"celery{n}",
+                beat=beat and n == 0,
+            )
             for n in range(celery_workers)
         ]
         for worker in celery:
@@ -176,12 +191,49 @@ def production_stack(
             bff.stop()
         idp.stop()
         drop_scratch_database(database)
-        forget_cache_keys(prefix)
+        forget_cache_keys(prefix, redis_url)
 
 
-def forget_cache_keys(prefix):
+class PrivateRedis:
+    """A Redis server of the benchmark's own on a free port (no persistence), which it may stop and
+    start again without touching the shared one."""
+
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log = Path(workdir) / "redis.log"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", ""]
+            + ["--appendonly", "no"],
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
+        wait_until(lambda: _pings(client), 10, interval=0.1, message="the private Redis")
+        return self
+
+    def stop(self):
+        """Shut it down; what it held (queued tasks, cached sessions, locks) is gone, as after a
+        restart without persistence."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+def _pings(client):
+    try:
+        return client.ping()
+    except redis.RedisError:
+        return False
+
+
+def forget_cache_keys(prefix, redis_url=REDIS):
     """Remove this run's keys from the shared Redis (sessions, locks, discovery cache)."""
-    client = redis.Redis.from_url(REDIS, socket_timeout=5)
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
     try:
         for key in client.scan_iter(match=f"{prefix}:*", count=500):
             client.delete(key)

@@ -1,14 +1,22 @@
-"""Load: 100 concurrent signed-in users load the home page and save the textarea for 60 seconds.
+"""Load: 100 signed-in users load the home page and save the textarea for 60 seconds.
 
-    .venv/bin/python bench/load.py [--users 100] [--duration 60]
+    .venv/bin/python bench/load.py [--users 100] [--duration 60] [--rate 150]
 
 Starts the development IdP, the BFF (gunicorn, 4 workers, PostgreSQL, Redis) and Celery workers
 (Redis broker), creates the users at the IdP, signs each one in through the IdP's form, then every
-user loops: GET / and POST /userdata/ with a new text and the version its last answer gave. Prints
-throughput, p50/p95/p99 per request kind and errors (target 0), the lag from a save's commit to the
-IdP (each push's `pushed_at - edited_at` of the edit it delivered, from the mirror), then checks that
-every user's last saved edit is in the mirror (PostgreSQL) and at the IdP within 30 s. Exits 1 on a
-miss.
+user loops: GET / and POST /userdata/ with a new text and the version its last answer gave.
+
+`--rate` is the load offered by all users together (requests per second): each user starts a
+request every `users / rate` seconds, as people who pause between actions do, and a request's time
+counts from when it was due. `--rate 0` removes the pauses: each user sends its next request when
+the last is answered, which measures the saturation throughput. (With no pauses, 100 users and
+throughput X, the mean latency is 100 / X by Little's law, so a latency target only means something
+at a given offered rate.)
+
+Prints throughput, p50/p95/p99 per request kind and errors (target 0), the lag from a save's commit
+to the IdP (from the first commit a row was seen waiting with until it no longer waits, sampled in
+the mirror), then checks that every user's last saved edit is in the mirror (PostgreSQL) and at the
+IdP within 30 s. Exits 1 on a miss.
 """
 
 import argparse
@@ -21,6 +29,7 @@ from pathlib import Path
 
 import psycopg
 import requests
+from urllib3.util.retry import Retry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -63,7 +72,11 @@ class User:
 
     def sign_in(self):
         self.session = signed_in_session(self.bff_url, self.email, PASSWORD)
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=1)
+        # As a browser does, a GET that finds its kept-alive connection closed is sent once more.
+        retry = Retry(total=1, allowed_methods=frozenset({"GET"}), status_forcelist=(), redirect=0)
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=1, pool_maxsize=1, max_retries=retry
+        )
         self.session.mount("http://", adapter)
 
     def load_page(self):
@@ -98,20 +111,33 @@ class User:
         return None
 
 
-def run_load(users, duration):
+def run_load(users, duration, rate=0.0):
+    """Every user loops page, save, page, save... With `rate` (requests per second, all users
+    together) each user starts its requests on a fixed schedule, `len(users) / rate` seconds apart,
+    as people who pause between actions do; a request's time is counted from when it was due, so a
+    server that falls behind is charged for the wait too (no coordinated omission). Without a rate
+    each user sends its next request as soon as the last is answered (the saturation throughput)."""
     stats = {"page": [], "save": []}
     errors = []
     lock = threading.Lock()
     barrier = threading.Barrier(len(users))
     stop_at = []
+    interval = len(users) / rate if rate else 0.0
 
     def loop(user):
         barrier.wait(timeout=60)
         mine = {"page": [], "save": []}
         bad = []
+        # Users start spread over one interval, not all at once.
+        due = monotonic() + interval * user.number / len(users)
         while monotonic() < stop_at[0]:
             for kind, call in (("page", user.load_page), ("save", user.save)):
-                began = monotonic()
+                if interval:
+                    time.sleep(max(0.0, due - monotonic()))
+                    began = due
+                    due += interval
+                else:
+                    began = monotonic()
                 try:
                     error = call()
                 except requests.RequestException as exc:
@@ -204,6 +230,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=100, help="concurrent signed-in users")
     parser.add_argument("--duration", type=float, default=60, help="seconds of load")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=150,
+        help="requests per second offered by all users together (0: each user sends its next "
+        "request as soon as the last is answered, which measures the saturation throughput)",
+    )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
     parser.add_argument("--celery", type=int, default=1, help="Celery worker processes")
@@ -229,15 +262,16 @@ def main(argv=None):
         say(f"load: {args.users} users for {args.duration:g} s")
         sampler = LagSampler(bff.env["DATABASE_URL"])
         sampler.start()
-        stats, errors, elapsed = run_load(users, args.duration)
+        stats, errors, elapsed = run_load(users, args.duration, args.rate)
         sampler.stop.set()
         sampler.join(timeout=10)
         say("checking every user's last edit in the mirror and at the IdP")
         missing, mirror_bad, idp_bad = verify(users, idp, bff.env["DATABASE_URL"])
 
     total = sum(len(values) for values in stats.values())
+    offered = f"{args.rate:g} req/s offered" if args.rate else "no pause between requests"
     print(
-        f"load: {args.users} concurrent users, {args.duration:g} s, gunicorn {args.workers} "
+        f"load: {args.users} concurrent users, {offered}, {args.duration:g} s, gunicorn {args.workers} "
         f"workers x {args.threads} threads, {args.celery} Celery worker(s) x "
         f"{args.celery_threads}, PostgreSQL + Redis, development IdP"
     )

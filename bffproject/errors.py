@@ -6,8 +6,11 @@ traceback or the failure's internals.
 """
 
 import logging
+import sys
 
-from django.http import HttpResponseServerError
+import redis
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
 from django.urls import reverse
@@ -17,6 +20,14 @@ from django.views.decorators.csrf import requires_csrf_token
 from oauthbff.responses import json_error, wants_json
 
 logger = logging.getLogger("bffproject.errors")
+
+# The database, the cache or the broker not answering (connection refused, timed out, dropped).
+DEPENDENCY_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 def wants_page(request):
@@ -57,8 +68,20 @@ def page_not_found(request, exception=None):
     return _page(request, "404", 404, request_path=request.path)
 
 
+def dependency_down(exception):
+    """True when a request failed because the database, the cache or the broker did not answer:
+    a passing outage (503, try again) rather than a fault of ours (500)."""
+    return isinstance(exception, DEPENDENCY_ERRORS)
+
+
 def server_error(request):
-    """Rendered without the request's context processors: they may be what failed."""
+    """Rendered without the request's context processors: they may be what failed.
+
+    Django calls this while the exception is being handled, so it can tell an outage of Redis or
+    PostgreSQL (503 with Retry-After) from a bug (500).
+    """
+    if dependency_down(sys.exc_info()[1]):
+        return service_unavailable(request)
     if _json(request):
         return json_error("server_error", "Something went wrong on our side.", status=500)
     try:
@@ -68,6 +91,24 @@ def server_error(request):
         return HttpResponseServerError(
             "Something went wrong on our side. Please try again.", content_type="text/plain"
         )
+
+
+def service_unavailable(request):
+    if _json(request):
+        response = json_error(
+            "temporarily_unavailable", "Please try again in a few seconds.", status=503
+        )
+    else:
+        try:
+            response = HttpResponse(loader.get_template("errors/503.html").render(), status=503)
+        except Exception:  # noqa: BLE001 - as for the 500 page
+            response = HttpResponse(
+                "Back in a moment: please try again in a few seconds.",
+                content_type="text/plain",
+                status=503,
+            )
+    response["Retry-After"] = "5"
+    return response
 
 
 def method_not_allowed(request, allowed=""):

@@ -163,7 +163,7 @@ if REDIS_URL:
         }
     }
     # Sessions in the database, read through Redis: fast, and they survive a Redis restart.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_ENGINE = "ops.sessions"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -324,6 +324,7 @@ USERDATA = {
     "PUSH_DELAY": env.float("USERDATA_PUSH_DELAY", default=1.0),
     "PUSH_RATE": env.str("USERDATA_PUSH_RATE", default=""),
     "CHUNK_SIZE": env.int("USERDATA_CHUNK_SIZE", default=500),
+    "SWEEP_AFTER_SECONDS": env.int("USERDATA_SWEEP_AFTER_SECONDS", default=20),
     "PUSH_LEASE_SECONDS": env.int("USERDATA_PUSH_LEASE_SECONDS", default=60),
     "STALE_SECONDS": env.int("USERDATA_STALE_SECONDS", default=24 * 3600),
     "SEARCH_PAGE_SIZE": env.int("USERDATA_SEARCH_PAGE_SIZE", default=500),
@@ -369,11 +370,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
         (CELERY_DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
 else:
-    # Fail fast when Redis is down: the save is committed and the sweeper pushes it later.
+    # Fail fast when Redis is down: the save is committed and the sweeper pushes it later. Without
+    # max_retries a publish retries the connection for about 2 s; the worker's own reconnection
+    # follows CELERY_BROKER_CONNECTION_MAX_RETRIES and is not limited by this.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": 1,
         "socket_timeout": 5,
         "visibility_timeout": 3600,
+        "max_retries": 0,
     }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
@@ -384,6 +388,10 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes the worker's database connection before and after every task unless
+# this is set, and each push would then open a new PostgreSQL connection (a server process fork):
+# keep connections for this many tasks (CONN_MAX_AGE does not apply to workers).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(CELERY_DATA_DIR / "beat-schedule")
 CELERY_BEAT_SCHEDULE = {

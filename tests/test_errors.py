@@ -25,11 +25,18 @@ def _denied(request):
     raise PermissionDenied
 
 
+def _needs_cache(request):
+    from django.core.cache import cache
+
+    cache.get("anything")
+
+
 urlpatterns = [
     path("boom/", _boom),
     path("api/boom", _boom),
     path("suspicious/", _suspicious),
     path("denied/", _denied),
+    path("api/needs-cache", _needs_cache),
 ]
 
 
@@ -157,3 +164,32 @@ def test_favicon(client):
     assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
     page = client.get("/").content.decode()
     assert 'rel="icon"' in page
+
+
+@pytest.fixture
+def redis_down(settings):
+    """The default cache on a port where no Redis listens: every cache call is refused."""
+    from tests.fixtures.stack import free_port
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    }
+    settings.SESSION_ENGINE = "ops.sessions"
+
+
+def test_sign_in_while_redis_is_down_is_a_503_page_to_try_again(production_pages, redis_down):
+    response = Client(raise_request_exception=False).get("/auth/login/", **HTML)
+    html = response.content.decode()
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert "Back in a moment" in html and "Traceback" not in html
+
+
+def test_an_api_call_while_redis_is_down_is_a_503_json(failing_urls, production_pages, redis_down):
+    response = Client(raise_request_exception=False).get("/api/needs-cache", **FETCH)
+    assert response.status_code == 503
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert response["Retry-After"] == "5"

@@ -46,6 +46,9 @@ DEFAULTS = {
     # Pushes per second per store for all workers together ("10/s", "600/m"; "" for no limit),
     # counted in the default cache (Redis in production, so shared by every worker).
     "PUSH_RATE": "10/s",
+    # The beat sweeper pushes edits still waiting this many seconds after they were saved (their
+    # enqueue was lost, e.g. while Redis was down); younger ones are on their way already.
+    "SWEEP_AFTER_SECONDS": 20,
     # Seconds one worker holds a row's push guard at most (a killed worker's guard expires).
     "PUSH_LEASE_SECONDS": 60,
     # Where pushes and pulls run: "celery" (workers), "inline" (the process that asks; requests then

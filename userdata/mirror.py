@@ -4,6 +4,7 @@ No function here calls the IdP: a save is a local commit plus a push task enqueu
 transaction commits (`transaction.on_commit`), so no request waits for the IdP.
 """
 
+import copy
 import logging
 
 from django.db import IntegrityError, transaction
@@ -13,7 +14,10 @@ from django.utils import timezone
 from .conf import userdata_settings
 from .identity import identity_of
 from .models import ChangedFrom, SyncEvent, UserData
-from .reconcile import clear_conflict, set_data
+from .reconcile import ROW_FIELDS, clear_conflict, set_data
+
+# What a local edit may change: the sync fields and when the user last typed.
+EDIT_FIELDS = [*ROW_FIELDS, "edited_at"]
 
 logger = logging.getLogger("userdata.mirror")
 
@@ -104,6 +108,21 @@ def check_size(text):
         raise EditTooLarge(f"Your text is over the limit of {limit // 1024} KB; shorten it.")
 
 
+def snapshot(row, fields=ROW_FIELDS):
+    """The row's sync fields as they are now (JSON values copied: they may be changed in place)."""
+    return {name: copy.deepcopy(getattr(row, name)) for name in fields}
+
+
+def save_changed(row, before):
+    """Write only the sync fields that changed since `snapshot` (none: no UPDATE at all). Most
+    webhooks and verifying reads change one or two fields; writing all of them rewrote the JSON
+    columns each time."""
+    changed = [name for name, value in before.items() if getattr(row, name) != value]
+    if changed:
+        row.save(update_fields=changed)
+    return changed
+
+
 def save_edit(user, text, *, base_version=None, resolve=False):
     """Commit the user's edit of `data.userData` locally and enqueue its push; return the row.
 
@@ -113,10 +132,12 @@ def save_edit(user, text, *, base_version=None, resolve=False):
     choice to keep their text over the current one.
     """
     check_size(text)
-    row = mirror_for_user(user)
     now = timezone.now()
     with transaction.atomic():
-        row = UserData.objects.select_for_update().get(pk=row.pk)
+        row = UserData.objects.select_for_update().filter(user=user).first()
+        if row is None:
+            row = UserData.objects.select_for_update().get(pk=mirror_for_user(user).pk)
+        before = snapshot(row, EDIT_FIELDS)
         if base_version is not None and base_version > row.version:
             raise UnknownVersion("This version of your text is unknown here; reload the page.")
         unchanged = row.data.get(USER_DATA_KEY) == text and USER_DATA_KEY in row.data
@@ -134,7 +155,7 @@ def save_edit(user, text, *, base_version=None, resolve=False):
         row.edited_at = now
         row.next_push_at = None
         row.push_attempts = 0
-        row.save()
+        save_changed(row, before)
         enqueue_push(row)
     return row
 

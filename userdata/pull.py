@@ -14,6 +14,7 @@ from django.utils import timezone
 from . import signals, stores
 from .conf import userdata_settings
 from .history import Summary, record_error, requests_made
+from .mirror import save_changed, snapshot
 from .models import ChangedFrom, SyncEvent, UserData
 from .reconcile import ROW_FIELDS, apply_remote
 from .stores.base import NotRegistered, StoreError
@@ -39,16 +40,31 @@ def pull(row):
 
 def apply_fetched(row_id, remote, *, source):
     """Apply one fetched copy to a row under its lock; return the outcome."""
-    with transaction.atomic():
-        row = UserData.objects.select_for_update().filter(pk=row_id).first()
+    return fold_in(row_id, remote, source=source)[0]
+
+
+def fold_in(row_id, remote, *, source, sending=False, subject=None):
+    """Apply one fetched copy to the row locked by id (or by `subject`, when given); return
+    (outcome, row), row None if there is none.
+
+    With `sending` (a push about to write), what is about to be sent is noted in the same UPDATE,
+    so its webhook echo is recognised. Inside a caller's transaction no savepoint is taken: a
+    failure here fails the caller's transaction anyway.
+    """
+    with transaction.atomic(savepoint=False):
+        lookup = {"subject": subject} if subject is not None else {"pk": row_id}
+        row = UserData.objects.select_for_update().filter(**lookup).first()
         if row is None:
-            return "skipped"
+            return "skipped", None
+        before = snapshot(row)
         outcome, events = apply_remote(row, remote, source=source)
         if outcome != "conflict" and not row.pending:
             row.last_error = ""
-        row.save(update_fields=ROW_FIELDS)
+        if sending and row.pending and not row.has_conflict:
+            row.pushed_data = row.data
+        save_changed(row, before)
         SyncEvent.objects.bulk_create(events)
-    return outcome
+    return outcome, row
 
 
 def needs_pull(row):
@@ -183,12 +199,12 @@ def new_row(remote, *, issuer, now):
 
 def apply_webhook_data(subject, remote):
     """A registration created or updated at the IdP: fold it in at once (creating the row if new)."""
-    row = UserData.objects.filter(subject=subject).only("pk").first()
-    if row is None:
-        try:
-            with transaction.atomic():
-                new_row(remote, issuer=userdata_settings.ISSUER, now=timezone.now()).save()
-            return "changed"
-        except IntegrityError:
-            row = UserData.objects.get(subject=subject)
-    return apply_fetched(row.pk, remote, source=SyncEvent.Kind.WEBHOOK)
+    outcome, row = fold_in(None, remote, source=SyncEvent.Kind.WEBHOOK, subject=subject)
+    if row is not None:
+        return outcome
+    try:
+        with transaction.atomic():
+            new_row(remote, issuer=userdata_settings.ISSUER, now=timezone.now()).save()
+        return "changed"
+    except IntegrityError:  # a concurrent sign-in or webhook created it first
+        return fold_in(None, remote, source=SyncEvent.Kind.WEBHOOK, subject=subject)[0]

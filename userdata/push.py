@@ -18,7 +18,7 @@ from . import ratelimit, signals, stores
 from .conf import userdata_settings
 from .history import Summary, note_missing, record_error, requests_made
 from .models import ChangedFrom, SyncEvent, UserData
-from .pull import apply_fetched
+from .pull import fold_in
 from .reconcile import ROW_FIELDS, apply_remote
 from .stores.base import NotRegistered, StoreError, is_older
 
@@ -80,17 +80,28 @@ def _push_held(row_id, *, verify):
             remote = store.fetch(row.subject)
         except StoreError as exc:
             return _failed(row, exc)
-        outcome = apply_fetched(row.pk, remote, source=SyncEvent.Kind.PUSH)
-        if outcome == "echo":
+        # One locked read-and-write: the IdP's copy folded in, and what is about to be sent noted.
+        outcome, row = fold_in(row.pk, remote, source=SyncEvent.Kind.PUSH, sending=True)
+        if row is None:
+            return _missing(row_id)
+        if outcome == "echo" and not row.pending:
+            # An earlier attempt's write arrived (its worker stopped before recording it): the
+            # history says so, as it would have.
+            SyncEvent.objects.create(
+                userdata_id=row.pk,
+                kind=SyncEvent.Kind.PUSH,
+                message="Already at the IdP.",
+                remote_version=row.remote_version,
+            )
             signals.data_pushed.send(UserData, row=row, ok=True, error="")
             return "pushed"
-        row = UserData.objects.get(pk=row.pk)
         if not row.pending:
             return "conflict" if outcome == "conflict" else "unchanged"
         if row.has_conflict:
             return "conflict"
-    # What is about to be sent, to recognise its webhook echo.
-    UserData.objects.filter(pk=row.pk).update(pushed_data=row.data)
+    else:
+        # What is about to be sent, to recognise its webhook echo.
+        UserData.objects.filter(pk=row.pk).update(pushed_data=row.data)
     ratelimit.throttle(store.name)
     try:
         result = store.push(row.subject, row.data, base=row.remote_data)

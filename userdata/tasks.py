@@ -61,11 +61,9 @@ def enqueue_pull_task(row_id):
 @shared_task(bind=True, max_retries=None, **TASK_OPTIONS)
 def push_user_data(self, row_id):
     """Push one user's pending edit; retried with the row's back-off (429 Retry-After included)."""
-    row = UserData.objects.filter(pk=row_id).only("pk").first()
-    if row is None:
-        push.note_missing(row_id, "push task")
-        return "skipped"
-    outcome = push.push(row)
+    # No read first: the guard's UPDATE finds the row (or finds it gone, which ends quietly with a
+    # history note).
+    outcome = push.push(UserData(pk=row_id))
     if self.request.is_eager:
         return outcome
     if outcome == "busy":
@@ -115,10 +113,10 @@ def prune_webhook_ids():
 
 @shared_task(**TASK_OPTIONS)
 def sweep_pending(limit=5000):
-    """Beat: queue a push for every due row older than a minute (an enqueue lost while the broker
-    was down, a retry that a restart dropped). Duplicates are harmless: the guard and `pending`
-    make a second push a no-op."""
-    cutoff = timezone.now() - timedelta(seconds=60)
+    """Beat: queue a push for every due row whose edit waits longer than SWEEP_AFTER_SECONDS (an
+    enqueue lost while the broker was down, a retry that a restart dropped). Duplicates are
+    harmless: the guard and `pending` make a second push a no-op."""
+    cutoff = timezone.now() - timedelta(seconds=userdata_settings.SWEEP_AFTER_SECONDS)
     ids = list(
         UserData.objects.due()
         .filter(Q(edited_at__isnull=True) | Q(edited_at__lt=cutoff))

@@ -165,6 +165,50 @@ def test_echo_of_own_push_is_not_a_conflict(make_user, memory_store):
     assert row.remote_version == remote.version
 
 
+def test_a_push_that_finds_its_last_write_echoed_still_sends_the_newer_edit(
+    make_user, memory_store
+):
+    """The IdP holds what the previous push sent (its result not yet recorded here) and the user
+    typed since: the push must send the newer text, not stop at the echo."""
+    user, row = synced_row(make_user, memory_store, {"userData": "base"})
+    mirror.save_edit(user, "pushed text")
+    UserData.objects.filter(pk=row.pk).update(pushed_data=F("data"))
+    memory_store.set("sub-ada", {"userData": "pushed text"})
+    mirror.save_edit(user, "typed after push")
+    assert push.push(row) == "pushed"
+    assert memory_store.users["sub-ada"].data["userData"] == "typed after push"
+    row.refresh_from_db()
+    assert not row.pending and not row.has_conflict
+
+
+def test_a_push_whose_text_is_already_at_the_idp_records_it_without_writing(
+    make_user, memory_store
+):
+    """A worker stopped after its write reached the IdP and before recording it: the next push
+    finds the text there, writes nothing and leaves a history row."""
+    user, row = synced_row(make_user, memory_store, {"userData": "base"})
+    mirror.save_edit(user, "delivered")
+    memory_store.set("sub-ada", {"userData": "delivered"})
+    memory_store.calls.clear()
+    assert push.push(row) == "pushed"
+    assert memory_store.calls == ["fetch"]
+    row.refresh_from_db()
+    assert not row.pending
+    assert row.events.filter(kind=SyncEvent.Kind.PUSH, message="Already at the IdP.").exists()
+
+
+def test_a_webhook_or_verifying_read_that_changes_nothing_writes_nothing(
+    make_user, memory_store, django_assert_num_queries
+):
+    user, row = synced_row(make_user, memory_store, {"userData": "base"})
+    row.refresh_from_db()
+    older = memory_store.users["sub-ada"]
+    stale = older.__class__(older.subject, {"userData": "older"}, older.version - 1, older.email)
+    # The lock, and nothing else: an older copy changes no field.
+    with django_assert_num_queries(1):
+        assert pull.apply_fetched(row.pk, stale, source="webhook") == "unchanged"
+
+
 def test_pull_all_pages_creates_and_updates(make_user, memory_store):
     user, row = synced_row(make_user, memory_store, {"userData": "a"})
     for n in range(5):
