@@ -19,6 +19,7 @@ worker process raises push throughput (ratio > 1).
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._harness import REDIS, create_scratch_database, drop_scratch_database  # noqa: E402
+from bench.sync_fakeidp import APP_ID  # noqa: E402
 from tests.fixtures.stack import CeleryWorker, free_port  # noqa: E402
 
 DATABASE = "bff_bench_sync"
@@ -49,7 +51,17 @@ def start_server(latency):
 def bench_env(url, database_url):
     """The environment of this process and of the workers: same database, broker and queue."""
     return {
-        "DEBUG": "true",
+        # The production profile, as in a deployment: with DEBUG on, Django would also keep a log
+        # of every query in each worker.
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "OIDC_ISSUER": url,
+        "OIDC_CLIENT_ID": "bench",
+        "OIDC_CLIENT_SECRET": secrets.token_urlsafe(32),
+        "FUSIONAUTH_API_KEY": secrets.token_urlsafe(32),
+        "FUSIONAUTH_APPLICATION_ID": APP_ID,
+        "FUSIONAUTH_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         "DATABASE_URL": database_url,
         "REDIS_URL": REDIS,
         "CACHE_KEY_PREFIX": f"bench-sync-{os.getpid()}",

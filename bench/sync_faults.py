@@ -11,11 +11,12 @@ customer@example.com in, then:
 2. hung IdP: the IdP's process is stopped (SIGSTOP) for `--hang` seconds; saves meanwhile must answer
    within 300 ms saying "waiting to sync"; after SIGCONT the last of them must reach the IdP within
    30 s without any page visit.
-3. Redis down: the run's own Redis (cache, sessions' cache and Celery's broker) is killed for
-   `--redis-down` seconds and started again empty, as after a restart without persistence: every
-   queued task is gone. Saves meanwhile must commit (the mirror has them) and say "waiting to
-   sync"; after Redis returns, the beat sweeper (every 5 s here) must deliver the last of them to
-   the IdP within 30 s without any page visit.
+3. Redis down: the run's own Redis (cache, sessions' cache and Celery's broker) is killed, while the
+   worker holds a push it has not acknowledged yet, for `--redis-down` seconds, and started again
+   empty, as after a restart without persistence: every queued task is gone. Saves meanwhile must
+   commit (the mirror has them) and say "waiting to sync"; after Redis returns, the worker must
+   reconnect and the beat sweeper (every 5 s here) deliver the last of them to the IdP within 30 s
+   without any page visit.
 """
 
 import argparse
@@ -158,6 +159,8 @@ def run(args, idp, bff, private_redis, checks):
 
     say(f"Redis down: killed for {args.redis_down:g} s, then started again empty")
     wait_until(lambda: remote() == f"while hung {n}", 30, interval=0.5, message="settled")
+    # A save just before: its push waits in the worker (unacknowledged) when Redis goes away.
+    page.save("just before Redis went down")
     private_redis.stop()
     try:
         answers = []

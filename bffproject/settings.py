@@ -370,14 +370,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
         (CELERY_DATA_DIR / _folder).mkdir(parents=True, exist_ok=True)
 else:
-    # Fail fast when Redis is down: the save is committed and the sweeper pushes it later. Without
-    # max_retries a publish retries the connection for about 2 s; the worker's own reconnection
-    # follows CELERY_BROKER_CONNECTION_MAX_RETRIES and is not limited by this.
+    # Fail fast when Redis is down: the save is committed and the sweeper pushes it later (a publish
+    # still retries the connection for about 2 s; userdata.tasks.publish then skips the broker for
+    # a few seconds). No "max_retries" here: it also cuts the worker's reconnection short, and a
+    # worker that loses Redis with unacknowledged tasks then exits.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": 1,
         "socket_timeout": 5,
         "visibility_timeout": 3600,
-        "max_retries": 0,
     }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_BROKER_CONNECTION_TIMEOUT = 1

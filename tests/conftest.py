@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 pytest_plugins = [
     "tests.fixtures.devidp",
     "tests.fixtures.auth",
@@ -15,3 +17,10 @@ collect_ignore = (
     if os.environ.get("DJANGO_SETTINGS_MODULE") == "tests.standalone.settings"
     else ["standalone"]
 )
+
+
+@pytest.fixture(autouse=True)
+def _broker_circuit_closed(monkeypatch):
+    """A test that makes the broker fail leaves userdata's "skip the broker for a few seconds"
+    marker behind; every test starts without it."""
+    monkeypatch.setattr("userdata.tasks._broker_failed_at", None)

@@ -7,6 +7,7 @@ version. Eager mode (unit tests) skips Celery's retries: the sweeper covers what
 
 import logging
 import math
+import time
 from datetime import timedelta
 
 from celery import shared_task
@@ -38,11 +39,29 @@ def enqueue_push_task(row_id):
             return False
     except Exception:  # noqa: BLE001 - a cache outage only costs a duplicate push
         logger.warning("userdata: the push de-duplication key is unavailable")
-    try:
-        push_user_data.apply_async((row_id,), countdown=delay + 0.25 if delay else None)
-    except Exception:  # noqa: BLE001 - broker down: the sweeper pushes it later
-        logger.warning("userdata: could not queue the push of row %s; the sweeper will", row_id)
+    return publish(push_user_data, (row_id,), countdown=delay + 0.25 if delay else None)
+
+
+# When the last publish failed (monotonic seconds): for BROKER_RETRY_SECONDS after it, this process
+# does not try the broker again, so while it is down only one request waits for its connection
+# attempts (about 2 s) and the others answer at once; the sweeper delivers what they saved.
+_broker_failed_at = None
+BROKER_RETRY_SECONDS = 10.0
+
+
+def publish(task, args, *, countdown=None):
+    """Send a task, or return False when the broker is down (or failed in the last few seconds)."""
+    global _broker_failed_at
+    now = time.monotonic()
+    if _broker_failed_at is not None and now - _broker_failed_at < BROKER_RETRY_SECONDS:
         return False
+    try:
+        task.apply_async(args, countdown=countdown)
+    except Exception:  # noqa: BLE001 - broker down: the sweeper pushes it later
+        _broker_failed_at = now
+        logger.warning("userdata: could not queue %s%s; the sweeper will", task.name, args)
+        return False
+    _broker_failed_at = None
     return True
 
 
@@ -51,11 +70,10 @@ def enqueue_pull_task(row_id):
     try:
         if not cache.add(f"userdata:pull-queued:{row_id}", 1, timeout=60):
             return False
-        pull_user_data.delay(row_id)
     except Exception:  # noqa: BLE001 - the page is served from the mirror either way
         logger.warning("userdata: could not queue the pull of row %s", row_id)
         return False
-    return True
+    return publish(pull_user_data, (row_id,))
 
 
 @shared_task(bind=True, max_retries=None, **TASK_OPTIONS)

@@ -149,6 +149,9 @@ def test_every_page_is_accessible_and_fits_a_phone(production_bff, new_page):
     tour.check("05-csrf-signed-out")
     page.set_content(render_to_string("errors/500.html"))
     tour.check("06-server-error")
+    page.set_content(render_to_string("errors/503.html"))
+    assert heading(page) == "Back in a moment"
+    tour.check("06b-back-in-a-moment")
 
     # Signed in as a teller (the role that sees every part of the home page).
     page.goto(f"{production_bff.url}/")

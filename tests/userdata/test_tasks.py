@@ -4,6 +4,7 @@ signals, sweeper. Eager here; tests/userdata/test_worker.py runs a real worker."
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from userdata import mirror, push, ratelimit, signals, tasks
@@ -119,6 +120,30 @@ def test_a_broker_that_is_down_loses_nothing(make_user, memory_store, monkeypatc
     user, row = pending_row(make_user, memory_store)
     assert tasks.enqueue_push_task(row.pk) is False
     assert UserData.objects.get(pk=row.pk).pending  # committed; the sweeper will push it
+
+
+def test_after_a_broker_failure_saves_skip_it_for_a_few_seconds(
+    make_user, memory_store, monkeypatch
+):
+    """While the broker is down only the first save waits for its connection attempts."""
+    attempts = []
+
+    def down(*args, **kwargs):
+        attempts.append(args)
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379")
+
+    monkeypatch.setattr(tasks.push_user_data, "apply_async", down)
+    monkeypatch.setattr(tasks.pull_user_data, "apply_async", down)
+    user, row = pending_row(make_user, memory_store)
+    assert tasks.enqueue_push_task(row.pk) is False
+    assert tasks.enqueue_pull_task(row.pk) is False
+    assert len(attempts) == 1
+    # Ten seconds later the broker is tried again.
+    monkeypatch.setattr(tasks, "_broker_failed_at", tasks._broker_failed_at - 11)
+    monkeypatch.setattr(tasks.push_user_data, "apply_async", lambda *a, **k: None)
+    cache.clear()
+    assert tasks.enqueue_push_task(row.pk) is True
+    assert tasks._broker_failed_at is None
 
 
 def test_sweeper_pushes_what_is_due_and_skips_backing_off(make_user, memory_store):
