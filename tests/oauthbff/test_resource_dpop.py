@@ -116,3 +116,23 @@ def test_a_bound_token_is_still_checked_as_a_token_first(client, issuer, key):
     )
     response = client.get(PATH, **dpop(expired, key.proof("GET", URL, access_token=expired)))
     assert response.status_code == 401 and "expired" in response.json()["message"]
+
+
+def test_a_replay_set_that_is_down_is_a_503_not_a_500(client, bound, key, settings):
+    """Redis holding the replay set is down: the API says "try again", never 500, never the token."""
+    from tests.fixtures.stack import free_port
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        },
+    }
+    client.raise_request_exception = False
+    proof = key.proof("GET", URL, access_token=bound)
+    response = client.get(PATH, HTTP_ACCEPT="application/json", **dpop(bound, proof))
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert bound not in response.content.decode()
