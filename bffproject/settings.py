@@ -163,7 +163,7 @@ if REDIS_URL:
         }
     }
     # Sessions in the database, read through Redis: fast, and they survive a Redis restart.
-    SESSION_ENGINE = "ops.sessions"
+    SESSION_ENGINE = "oauthbff.session_store"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"

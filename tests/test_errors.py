@@ -177,7 +177,7 @@ def redis_down(settings):
             "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
         }
     }
-    settings.SESSION_ENGINE = "ops.sessions"
+    settings.SESSION_ENGINE = "oauthbff.session_store"
 
 
 def test_sign_in_while_redis_is_down_is_a_503_page_to_try_again(production_pages, redis_down):

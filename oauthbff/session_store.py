@@ -11,7 +11,7 @@ import logging
 
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
 
-logger = logging.getLogger("ops.sessions")
+logger = logging.getLogger(__name__)
 
 
 class SessionStore(CachedDBStore):

@@ -1,11 +1,11 @@
-"""ops.sessions: signed-in requests keep working while the session cache (Redis) is down."""
+"""oauthbff.session_store: signed-in requests keep working while the session cache (Redis) is down."""
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.cached_db import SessionStore as DjangoCachedDB
 from django.test import Client
 
-from ops.sessions import SessionStore
+from oauthbff.session_store import SessionStore
 from tests.fixtures.stack import free_port
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def dead_session_cache(settings):
         },
     }
     settings.SESSION_CACHE_ALIAS = "sessions"
-    settings.SESSION_ENGINE = "ops.sessions"
+    settings.SESSION_ENGINE = "oauthbff.session_store"
     return settings
 
 
@@ -35,7 +35,7 @@ def stored_session(data):
 
 
 def test_django_cached_db_fails_when_the_cache_is_down(dead_session_cache):
-    """Why ops.sessions exists: Django's store refills the cache on a database read, uncaught."""
+    """Why this store exists: Django's store refills the cache on a database read, uncaught."""
     key = stored_session({"answer": 42})
     with pytest.raises(Exception, match="onnect"):
         DjangoCachedDB(key).load()
