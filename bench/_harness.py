@@ -183,6 +183,7 @@ def production_stack(
             f"devidp at {idp.url}, BFF at {bff.url} ({workers} workers x {threads} threads), "
             f"{celery_workers} Celery worker(s) x {celery_concurrency}"
         )
+        bff.workers = celery  # for a benchmark that supervises them
         yield idp, bff
     finally:
         for worker in celery:

@@ -372,8 +372,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # Fail fast when Redis is down: the save is committed and the sweeper pushes it later (a publish
     # still retries the connection for about 2 s; userdata.tasks.publish then skips the broker for
-    # a few seconds). No "max_retries" here: it also cuts the worker's reconnection short, and a
-    # worker that loses Redis with unacknowledged tasks then exits.
+    # a few seconds). No "max_retries" here: it would also cut the worker's own reconnection short.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": 1,
         "socket_timeout": 5,

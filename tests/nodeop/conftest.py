@@ -120,22 +120,34 @@ def client_key_file(tmp_path_factory):
     return str(path)
 
 
+def fapi_client(server, client_id, key_file, **extra):
+    """A client registration as FAPI 2.0 wants it: private_key_jwt with the key in ``key_file``,
+    DPoP-bound tokens, PAR required, PS256 ID tokens; no client secret."""
+    client = {
+        **bff_client(server, client_id),
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "ES256",
+        "jwks": public_jwks(load_keys(key_file)),
+        "dpop_bound_access_tokens": True,
+        "require_pushed_authorization_requests": True,
+        "id_token_signed_response_alg": "PS256",
+        **extra,
+    }
+    client.pop("client_secret")
+    return client
+
+
 @pytest.fixture(scope="session")
 def fapi_op(tmp_path_factory, bff_server, client_key_file):
     """node-oidc-provider in its FAPI 2.0 profile: PAR required, private_key_jwt, DPoP-bound tokens
     with server nonces, PS256 / ES256 only, and an API resource that gets JWT access tokens."""
     require_node()
-    client = {
-        **bff_client(bff_server, "bff-fapi"),
-        "token_endpoint_auth_method": "private_key_jwt",
-        "token_endpoint_auth_signing_alg": "ES256",
-        "jwks": public_jwks(load_keys(client_key_file)),
-        "dpop_bound_access_tokens": True,
-        "require_pushed_authorization_requests": True,
-        "id_token_signed_response_alg": "PS256",
-        "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
-    }
-    client.pop("client_secret")
+    client = fapi_client(
+        bff_server,
+        "bff-fapi",
+        client_key_file,
+        grant_types=["authorization_code", "refresh_token", "client_credentials"],
+    )
     provider = NodeOP(
         tmp_path_factory.mktemp("nodeop-fapi"),
         clients=[client],

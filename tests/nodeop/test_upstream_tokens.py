@@ -25,11 +25,10 @@ from django.utils import timezone
 from oauthbff import upstream_tokens
 from oauthbff.crypto import decrypt
 from oauthbff.dpop import InvalidProof, verify_proof
-from oauthbff.keys import load_keys, public_jwks
 from oauthbff.models import OIDCSession, UpstreamToken
 from oauthbff.provider import reset_providers
 from oauthbff.sessions import session_dpop_key
-from tests.nodeop.conftest import bff_client, require_node
+from tests.nodeop.conftest import bff_client, fapi_client, require_node
 from tests.nodeop.harness import TIMEOUT, NodeOP
 
 pytestmark = pytest.mark.django_db
@@ -73,16 +72,7 @@ def resource_fapi_op(tmp_path_factory, bff_server, client_key_file):
     """The same two APIs at node-oidc-provider in its FAPI 2.0 profile: PAR, private_key_jwt,
     DPoP-bound tokens with server nonces, PS256."""
     require_node()
-    client = {
-        **bff_client(bff_server, "bff-resources-fapi"),
-        "token_endpoint_auth_method": "private_key_jwt",
-        "token_endpoint_auth_signing_alg": "ES256",
-        "jwks": public_jwks(load_keys(client_key_file)),
-        "dpop_bound_access_tokens": True,
-        "require_pushed_authorization_requests": True,
-        "id_token_signed_response_alg": "PS256",
-    }
-    client.pop("client_secret")
+    client = fapi_client(bff_server, "bff-resources-fapi", client_key_file)
     provider = NodeOP(
         tmp_path_factory.mktemp("nodeop-resources-fapi"),
         clients=[client],
